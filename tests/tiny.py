@@ -1,0 +1,43 @@
+"""A tiny model and recipe on synthetic data, for harness tests that must not depend on real data."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.registry import ModelSpec
+from zoo.training import Recipe
+
+
+class SyntheticRecipe(Recipe):
+    """Eight-pixel 'images' whose label is whether their mean is above 0.5."""
+
+    def load(self, split, data_dir=None):
+        rng = np.random.default_rng(0 if split == "train" else 1)
+        x = rng.random((512, 8)).astype("float32")
+        y = (x.mean(axis=1) > 0.5).astype("int64")
+        return tf.data.Dataset.from_tensor_slices((x, y))
+
+    def describe(self, split, data_dir=None):
+        return {"name": "synthetic", "split": split, "version": "0", "examples": 512}
+
+
+def tiny_model():
+    """A two-layer perceptron on eight numbers."""
+    inputs = keras.Input((8,), name="x")
+    hidden = keras.layers.Dense(16, activation="relu", name="hidden")(inputs)
+    probs = keras.layers.Dense(2, activation="softmax", name="head")(hidden)
+    return keras.Model(inputs, probs, name="tiny")
+
+
+TINY = ModelSpec(
+    "tiny-mlp-synthetic",
+    tiny_model,
+    SyntheticRecipe(
+        dataset="synthetic",
+        epochs=1,
+        batch_size=32,
+        loss="sparse_categorical_crossentropy",
+        metric="accuracy",
+        optimizer=lambda: keras.optimizers.SGD(0.1),
+    ),
+)

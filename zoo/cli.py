@@ -1,0 +1,157 @@
+"""`zoo`: the command line. `zoo --help` lists the commands, `zoo CMD --help` explains one."""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from zoo.errors import ZooError
+
+    try:
+        return args.run(args) or 0
+    except ZooError as e:
+        message = " ".join(str(e).split())  # one line, however the message was laid out
+        print(f"zoo: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="Pretrained Keras models with pinned weights: list, inspect, fetch, evaluate, export, train."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="the catalogue, one model a line, with its measured metric")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style filter, e.g. 'idf-*'")
+    p.add_argument("--pretrained", action="store_true", help="only models with a published checkpoint")
+    p.set_defaults(run=_list)
+
+    p = sub.add_parser("info", help="a model's description, checkpoint files, metrics and commands (JSON)")
+    p.add_argument("name")
+    p.set_defaults(run=_info)
+
+    p = sub.add_parser("download", help="fetch and verify a model's checkpoint files")
+    p.add_argument("name")
+    p.add_argument("--to", metavar="DIR", help="also copy them to DIR/<org>/<model>/, a folder to use as ZOO_WEIGHTS_DIR")
+    p.set_defaults(run=_download)
+
+    p = sub.add_parser("eval", help="rerun a pretrained model's evaluation and compare with the manifest")
+    p.add_argument("name")
+    p.add_argument("--data-dir", help="tfds data folder (default $ZOO_DATA_DIR)")
+    p.add_argument("--batch-size", type=int)
+    p.set_defaults(run=_eval)
+
+    p = sub.add_parser("export", help="export a pretrained model to LiteRT (.tflite) and check it against Keras")
+    p.add_argument("name")
+    p.add_argument("output", metavar="OUT.tflite")
+    p.add_argument("--samples", type=int, default=16, help="test-split examples to compare on (default 16)")
+    p.add_argument("--data-dir", help="tfds data folder for the samples (default $ZOO_DATA_DIR)")
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser(
+        "train",
+        help="train a model by its recipe; resumable; publishes to hub/ when it beats the manifest",
+        description="Train NAME by its recipe. Rerunning with the same --workdir resumes from the last backup. "
+        "At the end the model is evaluated on the full test split and, if better than the published "
+        "checkpoint, written to hub/ and weights_manifest.json.",
+    )
+    p.add_argument("name")
+    p.add_argument("--epochs", type=int, help="default: the recipe's")
+    p.add_argument("--batch-size", type=int, help="per replica; default: the recipe's")
+    p.add_argument("--steps-per-epoch", type=int, help="default: the whole training split")
+    p.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
+                   help="tf.distribute strategy; multi-worker reads TF_CONFIG")
+    p.add_argument("--workdir", help="backups and TensorBoard logs (default runs/NAME)")
+    p.add_argument("--data-dir", help="tfds data folder (default $ZOO_DATA_DIR)")
+    p.add_argument("--no-publish", action="store_true", help="train only; do not evaluate or publish")
+    p.set_defaults(run=_train)
+    return parser
+
+
+def _list(args):
+    import zoo
+
+    names = zoo.list_models(args.pattern, pretrained=args.pretrained)
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        info = zoo.info(name)
+        if info["pretrained"]:
+            metric = zoo.registry.spec(name).recipe.metric
+            ds = info["dataset"]
+            score = f"{metric} {info['metrics'][metric]:.4f} ({ds['name']} {ds['split']})"
+        else:
+            score = "no checkpoint yet"
+        print(f"{name:<{width}}  {score:<32}  {info['description']}")
+
+
+def _info(args):
+    import json
+
+    import zoo
+
+    print(json.dumps(zoo.info(args.name), indent=2))
+
+
+def _download(args):
+    from zoo import hub, registry
+
+    registry.spec(args.name)
+    ckpt = hub.fetch(args.name)
+    print(f"{args.name}: {len(ckpt.files)} files verified, from {ckpt.source}")
+    for f, path in sorted(ckpt.files.items()):
+        print(f"  {f}  {path}")
+    if args.to:
+        print(f"copied to {hub.copy_to(ckpt, args.to)}")
+
+
+def _eval(args):
+    import zoo
+    from zoo import training
+
+    spec = zoo.registry.spec(args.name)
+    model = zoo.load(args.name)
+    metrics = training.evaluate(model, spec, data_dir=args.data_dir, batch_size=args.batch_size)
+    published = zoo.info(args.name).get("metrics", {})
+    for k, v in metrics.items():
+        note = f"  (manifest: {published[k]})" if k in published else ""
+        print(f"{k}: {v}{note}")
+
+
+def _export(args):
+    import zoo
+    from zoo import export
+
+    spec = zoo.registry.spec(args.name)
+    model = zoo.load(args.name)
+    samples, source = export.sample_inputs(spec, args.samples, data_dir=args.data_dir)
+    report = export.to_litert(model, args.output, samples=samples, sample_source=source)
+    print(report)
+
+
+def _train(args):
+    from zoo import registry, training
+
+    spec = registry.spec(args.name)
+    training.train(
+        spec,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch,
+        strategy=args.strategy,
+        workdir=args.workdir,
+        data_dir=args.data_dir,
+        publish=not args.no_publish,
+        command="zoo " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else f"zoo train {args.name}",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

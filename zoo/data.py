@@ -1,0 +1,60 @@
+"""Data sets through tensorflow-datasets, from one local folder unless downloads are allowed.
+
+The folder is `data_dir=`, else `$ZOO_DATA_DIR`, else tfds's default. Downloads
+happen only with `download=True` or `ZOO_DATA_DOWNLOAD=1`.
+
+Example:
+    >>> from zoo import data
+    >>> ds = data.load("mnist", "test")          # (uint8 image, int64 label) pairs
+    >>> image, label = next(iter(ds))
+"""
+
+import os
+
+from zoo.errors import DataNotFoundError
+
+
+def resolve_dir(explicit=None):
+    """The folder data sets are read from (None means tfds's default)."""
+    return explicit or os.environ.get("ZOO_DATA_DIR") or None
+
+
+def load(name, split, *, data_dir=None, download=None, as_supervised=True, shuffle_files=False):
+    """`tf.data.Dataset` of `name`'s `split`, e.g. `load("cifar10", "test")`."""
+    import tensorflow_datasets as tfds
+
+    folder = resolve_dir(data_dir)
+    if download is None:
+        download = os.environ.get("ZOO_DATA_DOWNLOAD", "") in {"1", "true", "yes"}
+    try:
+        builder = tfds.builder(name, data_dir=folder)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataNotFoundError(_missing(name, folder)) from None
+    if download:
+        builder.download_and_prepare()
+    elif not builder.is_prepared():
+        raise DataNotFoundError(_missing(name, folder))
+    splits = builder.info.splits
+    base = split.split("[")[0]
+    if base not in splits:
+        raise DataNotFoundError(f"Data set '{name}' has no split {split!r}; it has {', '.join(sorted(splits))}.")
+    return builder.as_dataset(split=split, as_supervised=as_supervised, shuffle_files=shuffle_files)
+
+
+def info(name, *, data_dir=None):
+    """tfds's `DatasetInfo` of a prepared data set (version, splits, features)."""
+    import tensorflow_datasets as tfds
+
+    folder = resolve_dir(data_dir)
+    try:
+        return tfds.builder(name, data_dir=folder).info
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataNotFoundError(_missing(name, folder)) from None
+
+
+def _missing(name, folder):
+    where = folder or "tfds's default folder"
+    return (
+        f"Data set '{name}' is not prepared in {where} and downloads are off. Set ZOO_DATA_DIR to a folder "
+        "that holds it in the tfds layout, or allow the download with download=True or ZOO_DATA_DOWNLOAD=1."
+    )
