@@ -2,14 +2,16 @@
 
 import argparse
 import os
+import shlex
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    args.command_line = "zoo " + shlex.join(argv)
     from zoo.errors import ZooError
 
     try:
@@ -149,7 +151,7 @@ def _train(args):
         workdir=args.workdir,
         data_dir=args.data_dir,
         publish=not args.no_publish,
-        command="zoo " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["train"] else f"zoo train {args.name}",
+        command=args.command_line,
     )
 
 

@@ -67,7 +67,7 @@ def to_litert(model, path, samples, *, atol=1e-5, rtol=1e-4, sample_source="give
         non_builtin = [op for op in ops if op.startswith("Flex") or not op.isupper()]
         if non_builtin:
             raise ExportError(f"{model.name} needs Select TF (Flex) or custom ops: {', '.join(non_builtin)}")
-        got = _run(interpreter, samples)
+        got = run_litert(interpreter, samples)
         want = np.asarray(model.predict(samples, verbose=0))
         error = float(np.max(np.abs(got - want))) if got.size else 0.0
         if not np.allclose(got, want, atol=atol, rtol=rtol):
@@ -81,7 +81,7 @@ def to_litert(model, path, samples, *, atol=1e-5, rtol=1e-4, sample_source="give
     return ExportReport(str(path), path.stat().st_size, tuple(ops), len(samples), sample_source, error, atol, rtol)
 
 
-def _run(interpreter, samples):
+def run_litert(interpreter, samples):
     """The interpreter's single output on a batch of samples."""
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     interpreter.resize_tensor_input(inp["index"], samples.shape)

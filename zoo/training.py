@@ -117,6 +117,7 @@ def train(
     publish=True,
     command=None,
     save_freq="epoch",
+    callbacks=(),
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, eval metrics or None)`.
 
@@ -124,6 +125,8 @@ def train(
     and the last weights go to `workdir` (default `runs/<name>`); a second call
     with the same workdir resumes. With `publish`, the chief worker evaluates on
     the full evaluation split and publishes the checkpoint if it is better.
+    `save_freq` is how often to back up ("epoch" or a number of steps);
+    `callbacks` are added to Keras's.
     """
     recipe = spec.recipe
     if recipe is None:
@@ -144,12 +147,14 @@ def train(
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
+        *callbacks,
     ]
     model.fit(
         train_ds.repeat(),
         epochs=epochs or recipe.epochs,
         steps_per_epoch=steps_per_epoch or int(train_ds.cardinality()),
         callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles, with the recipe's seed
         verbose=1 if sys.stdout.isatty() else 2,
     )
     if not is_chief:

@@ -1,0 +1,55 @@
+"""Keras against its LiteRT export, per published model: agreement, size and speed, in one table.
+
+Usage:
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/litert.py [--samples 256] [NAME ...]
+"""
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+import zoo
+from zoo import export, registry
+
+
+def _time_per_image(fn, batch, repeats=5):
+    fn(batch)  # warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(batch)
+    return (time.perf_counter() - start) / (repeats * len(batch)) * 1e3
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="default: every model with a checkpoint")
+    parser.add_argument("--samples", type=int, default=256, help="test images per model (default 256)")
+    args = parser.parse_args(argv)
+    from ai_edge_litert.interpreter import Interpreter
+
+    rows = []
+    for name in tqdm(args.names or zoo.list_models(pretrained=True), desc="models"):
+        spec = registry.spec(name)
+        model = zoo.load(name)
+        samples, source = export.sample_inputs(spec, args.samples)
+        with tempfile.TemporaryDirectory() as tmp:
+            report = export.to_litert(model, Path(tmp) / f"{name}.tflite", samples=samples, sample_source=source)
+            interpreter = Interpreter(model_path=report.path)
+            keras_ms = _time_per_image(lambda x: model.predict(x, batch_size=len(x), verbose=0), samples)
+            litert_ms = _time_per_image(lambda x: export.run_litert(interpreter, x), samples)
+            agree = np.mean(np.argmax(export.run_litert(interpreter, samples), -1) == np.argmax(model.predict(samples, verbose=0), -1))
+        rows.append((name, model.count_params(), report.size_bytes / 1024, report.max_abs_error, agree, keras_ms, litert_ms, source))
+
+    header = ("model", "params", "tflite KiB", "max abs diff", "same argmax", "Keras ms/img", "LiteRT ms/img", "samples")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print(f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.2g} | {r[4]:.4f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]} |")
+
+
+if __name__ == "__main__":
+    main()
