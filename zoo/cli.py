@@ -20,6 +20,9 @@ def main(argv=None):
         message = " ".join(str(e).split())  # one line, however the message was laid out
         print(f"zoo: error: {message}", file=sys.stderr)
         return 1
+    except OSError as e:  # a path the user gave that cannot be read or written
+        print(f"zoo: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         return 130
