@@ -1,0 +1,120 @@
+"""The IDF codec: bit-exact round trips on any image, payload near the model's ideal bits, bad streams rejected."""
+
+import numpy as np
+import pytest
+from conftest import needs_data
+
+import zoo
+from zoo import data, manifest
+from zoo.idf import Codec, CodecError, IntegerDiscreteFlow, compress, decompress
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    """A small flow with jolted weights, so every layer does real work."""
+    flow = IntegerDiscreteFlow(width=16, flows_per_level=2, mixtures=3)
+    rng = np.random.default_rng(1)
+    for w in flow.weights:
+        w.assign(w.numpy() + rng.normal(0, 0.02, w.shape).astype("float32"))
+    return Codec(flow, "idf-cifar10")
+
+
+def _smooth(shape):
+    """A smooth image (low bpd), which the coder must handle as exactly as noise."""
+    h, w = shape[-3:-1]
+    yy, xx = np.mgrid[:h, :w]
+    base = (128 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0))[..., None]
+    return np.broadcast_to(base, shape).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (4, 32, 32, 3), (1, 1, 3), (1, 1, 1), (37, 70, 1), (2, 33, 31, 3), (64, 96, 3)])
+def test_round_trip_is_bit_exact(codec, shape):
+    for images in (RNG.integers(0, 256, shape).astype(np.uint8), _smooth(shape)):
+        out = codec.decompress(codec.compress(images))
+        assert out.dtype == np.uint8 and out.shape == images.shape
+        np.testing.assert_array_equal(out, images)
+
+
+@needs_data
+def test_round_trip_on_cifar10_test_images(codec):
+    images, _ = next(iter(data.load("cifar10", "test").batch(50)))
+    images = images.numpy()
+    np.testing.assert_array_equal(codec.decompress(codec.compress(images)), images)
+    for image in images[:3]:
+        np.testing.assert_array_equal(codec.decompress(codec.compress(image)), image)
+
+
+def test_batch_payload_is_within_one_percent_of_the_ideal_bits(codec):
+    images = np.stack([_smooth((32, 32, 3)) + RNG.integers(0, 8, (32, 32, 3)).astype(np.uint8) for _ in range(64)])
+    ideal_bits = float(np.sum(codec.flow(images))) * images[0].size
+    payload_bits = (len(codec.compress(images)) - 27) * 8  # less the header
+    assert payload_bits < 1.01 * ideal_bits
+    assert payload_bits > 0.99 * ideal_bits  # and not better than possible: the model is the code
+
+
+def test_corrupted_stream_is_rejected(codec):
+    images = RNG.integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    stream = bytearray(codec.compress(images))
+    for position in (len(stream) // 2, len(stream) - 3, 30):
+        bad = bytearray(stream)
+        bad[position] ^= 0x10
+        with pytest.raises(CodecError):
+            codec.decompress(bytes(bad))
+
+
+@pytest.mark.parametrize("cut", [1, 4, 100, 1000])
+def test_truncated_stream_is_rejected(codec, cut):
+    stream = codec.compress(RNG.integers(0, 256, (32, 32, 3)).astype(np.uint8))
+    with pytest.raises(CodecError, match="truncated|corrupted"):
+        codec.decompress(stream[:-cut])
+
+
+def test_foreign_streams_are_rejected(codec):
+    other = IntegerDiscreteFlow(width=16, flows_per_level=2, mixtures=3)
+    stream = Codec(other, "idf-cifar10").compress(RNG.integers(0, 256, (32, 32, 3)).astype(np.uint8))
+    with pytest.raises(CodecError, match="other weights"):
+        codec.decompress(stream)
+    with pytest.raises(CodecError, match="made by model 'idf-other'"):
+        codec.decompress(Codec(other, "idf-other").compress(np.zeros((32, 32, 3), np.uint8)))
+    with pytest.raises(CodecError, match="bad magic"):
+        codec.decompress(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(CodecError, match="expected bytes"):
+        codec.decompress(np.zeros(10))
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((32, 32, 3), np.float32), "must be uint8"),
+    (np.zeros((32, 32, 3), np.int64), "must be uint8"),
+    (np.zeros((32, 32, 2), np.uint8), "C = 1 or 3"),
+    (np.zeros((32, 32), np.uint8), "C = 1 or 3"),
+    (np.zeros((0, 32, 32, 3), np.uint8), "nothing to compress"),
+])
+def test_bad_input_is_refused(codec, images, message):
+    with pytest.raises(CodecError, match=message):
+        codec.compress(images)
+
+
+published = pytest.mark.skipif(manifest.entry("idf-cifar10") is None, reason="idf-cifar10 has no checkpoint yet")
+
+
+@published
+def test_public_api_with_the_pretrained_model(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    images = RNG.integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(decompress(compress(images)), images)
+    assert decompress(compress(images[0])).shape == (32, 32, 3)
+
+
+@published
+def test_save_load_gives_identical_latents(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from zoo import checkpoint
+
+    model = zoo.load("idf-cifar10")
+    checkpoint.save(model, tmp_path, card="")
+    again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
+    images = RNG.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)
+    for a, b in zip(*(m.latents(images)[0] + [m.latents(images)[1]] for m in (model, again))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -1,0 +1,205 @@
+"""The layers of an Integer Discrete Flow. Every flow layer maps integers to integers and has an exact `inverse`.
+
+Tensors hold integers in float32 (exact up to 2**24). Pixels x in {0..255}
+enter as x - 128, so one lattice unit is one grey level.
+
+Example:
+    >>> coupling = IntegerCoupling(width=64, depth=1)
+    >>> z = keras.ops.convert_to_tensor(np.random.randint(-128, 128, (2, 16, 16, 12)), "float32")
+    >>> bool(keras.ops.all(coupling.inverse(coupling(z)) == z))
+    True
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
+
+SCALE = 256.0  # networks see and emit values in units of the 256-level range
+_serializable = keras.saving.register_keras_serializable(package="zoo.idf")
+
+
+def round_straight_through(x):
+    """round(x) forward; identity gradient backward (the straight-through estimator)."""
+    return x + ops.stop_gradient(ops.round(x) - x)
+
+
+@_serializable
+class Squeeze(keras.layers.Layer):
+    """Space to depth: (B, H, W, C) -> (B, H/2, W/2, 4C), each 2x2 patch into channels."""
+
+    def call(self, x):
+        _, h, w, c = x.shape
+        x = ops.reshape(x, (-1, h // 2, 2, w // 2, 2, c))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, h // 2, w // 2, 4 * c))
+
+    def inverse(self, x):
+        _, h, w, c4 = x.shape
+        c = c4 // 4
+        x = ops.reshape(x, (-1, h, w, 2, 2, c))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, 2 * h, 2 * w, c))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, h // 2, w // 2, 4 * c)
+
+
+@_serializable
+class ChannelPermutation(keras.layers.Layer):
+    """A fixed random permutation of the channels, drawn from `seed`."""
+
+    def __init__(self, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+
+    def build(self, input_shape):
+        order = np.random.default_rng(self.seed).permutation(input_shape[-1])
+        self._order = order.astype("int32")
+        self._inverse_order = np.argsort(order).astype("int32")
+
+    def call(self, x):
+        return ops.take(x, self._order, axis=-1)
+
+    def inverse(self, x):
+        return ops.take(x, self._inverse_order, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@_serializable
+class ConvNet(keras.layers.Layer):
+    """conv3x3 -> `depth` residual blocks -> conv3x3, the last one zero-initialised (so the flow starts as identity)."""
+
+    def __init__(self, out_channels, width, depth, **kwargs):
+        super().__init__(**kwargs)
+        self.out_channels, self.width, self.depth = out_channels, width, depth
+        conv = lambda n, **kw: keras.layers.Conv2D(n, 3, padding="same", **kw)  # noqa: E731
+        self.stem = conv(width, activation="relu")
+        self.inner = [conv(width, activation="relu") for _ in range(depth)]
+        self.outer = [conv(width) for _ in range(depth)]
+        self.head = conv(out_channels, kernel_initializer="zeros")
+
+    def call(self, x):
+        h = self.stem(x)
+        for inner, outer in zip(self.inner, self.outer):
+            h = ops.relu(h + outer(inner(h)))
+        return self.head(h)
+
+    def get_config(self):
+        return {**super().get_config(), "out_channels": self.out_channels, "width": self.width, "depth": self.depth}
+
+
+@_serializable
+class IntegerCoupling(keras.layers.Layer):
+    """Translate the last quarter of the channels by round(t(first three quarters)).
+
+    Forward: z2 + round(t(z1)); inverse: z2 - round(t(z1)), with the very same
+    t, so the inverse is exact. Training sees t's gradient through the
+    straight-through estimator.
+    """
+
+    def __init__(self, width, depth, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.depth = width, depth
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.keep = channels - channels // 4
+        self.net = ConvNet(channels - self.keep, self.width, self.depth, name="net")
+
+    def translation(self, z1):
+        return self.net(z1 / SCALE) * SCALE
+
+    def call(self, z):
+        z1, z2 = z[..., : self.keep], z[..., self.keep :]
+        return ops.concatenate([z1, z2 + round_straight_through(self.translation(z1))], axis=-1)
+
+    def inverse(self, z):
+        z1, z2 = z[..., : self.keep], z[..., self.keep :]
+        return ops.concatenate([z1, z2 - ops.round(self.translation(z1))], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width, "depth": self.depth}
+
+
+LOG_SCALE_RANGE = (-7.0, 9.0)  # scales from 1e-3 to 8e3 lattice units
+
+
+@_serializable
+class SplitPrior(keras.layers.Layer):
+    """Factor out half the channels: y = z[..., C/2:], modelled by a discretized logistic whose
+    mean and scale a network predicts from the half that stays, z[..., :C/2].
+
+    `call(z)` returns (kept half, y, log P(y) per example).
+    """
+
+    def __init__(self, width, depth, **kwargs):
+        super().__init__(**kwargs)
+        self.width, self.depth = width, depth
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.keep = channels // 2
+        self.net = ConvNet(2 * (channels - self.keep), self.width, self.depth, name="net")
+
+    def params(self, kept):
+        """(mean, log_scale) of the factored-out half, in lattice units."""
+        out = self.net(kept / SCALE)
+        n = out.shape[-1] // 2
+        mean = out[..., :n] * SCALE
+        log_scale = ops.clip(out[..., n:] + math.log(32.0), *LOG_SCALE_RANGE)
+        return mean, log_scale
+
+    def partition(self, z):
+        """(kept half, factored-out half) of z."""
+        return z[..., : self.keep], z[..., self.keep :]
+
+    def log_prob(self, kept, y):
+        """log P(y | kept), summed per example."""
+        mean, log_scale = self.params(kept)
+        return ops.sum(discretized_logistic_logp(y, mean, log_scale), axis=(1, 2, 3))
+
+    def call(self, z):
+        kept, y = self.partition(z)
+        return kept, y, self.log_prob(kept, y)
+
+    def get_config(self):
+        return {**super().get_config(), "width": self.width, "depth": self.depth}
+
+
+@_serializable
+class MixturePrior(keras.layers.Layer):
+    """A learned mixture of `mixtures` discretized logistics for every dimension of the last latent."""
+
+    def __init__(self, mixtures, **kwargs):
+        super().__init__(**kwargs)
+        self.mixtures = mixtures
+
+    def build(self, input_shape):
+        shape = (*input_shape[1:], self.mixtures)
+        spread = np.linspace(-64.0, 64.0, self.mixtures) if self.mixtures > 1 else np.zeros(1)
+        self.means = self.add_weight(
+            shape=shape, initializer=lambda shape, dtype=None: ops.convert_to_tensor(np.broadcast_to(spread, shape), dtype),
+            name="means",
+        )
+        self.log_scales = self.add_weight(
+            shape=shape, initializer=keras.initializers.Constant(math.log(32.0)), name="log_scales"
+        )
+        self.logits = self.add_weight(shape=shape, initializer="zeros", name="logits")
+
+    def params(self):
+        """(means, log_scales, logits), each (H, W, C, mixtures), in lattice units."""
+        return self.means, ops.clip(self.log_scales, *LOG_SCALE_RANGE), self.logits
+
+    def call(self, z):
+        logp = mixture_discretized_logistic_logp(z, *self.params())
+        return ops.sum(logp, axis=(1, 2, 3))
+
+    def get_config(self):
+        return {**super().get_config(), "mixtures": self.mixtures}

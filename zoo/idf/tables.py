@@ -1,0 +1,84 @@
+"""Integer probability tables for entropy coding the flow's latents, identical for encoder and decoder.
+
+Each symbol is coded within a window of `width` integers starting at `low`,
+plus one escape entry holding the tail mass outside the window. Probabilities
+are quantized to integer counts that sum to 2**PRECISION, every entry at least
+1, so every value keeps a nonzero probability. A value outside its window is
+coded as the escape entry followed by the raw value (two 16-bit uniforms).
+
+All arithmetic is NumPy float64 on parameters that both sides compute the same
+way, so the tables (and hence the code) are identical on both sides.
+
+Example:
+    >>> low, counts = logistic_tables(np.array([3.2]), np.array([1.0]))
+    >>> counts.sum()
+    16777216
+"""
+
+import numpy as np
+
+PRECISION = 24
+TOTAL = 1 << PRECISION
+TAIL_SCALES = 12.0  # a window spans mean +- 12 scales: the tails outside hold ~1e-5 of the mass
+MIN_WIDTH, MAX_WIDTH, WIDTH_STEP = 16, 4096, 16
+RAW_OFFSET = 1 << 31  # raw (escaped) values are coded as value + 2**31 in two 16-bit halves
+
+
+def window_widths(log_scale):
+    """The window width for each logistic scale, rounded up to a multiple of WIDTH_STEP."""
+    span = 2.0 * TAIL_SCALES * np.exp(log_scale)
+    widths = WIDTH_STEP * np.ceil(span / WIDTH_STEP)
+    return np.clip(widths, MIN_WIDTH, MAX_WIDTH).astype(np.int64)
+
+
+def logistic_tables(mean, log_scale, width=None):
+    """(low, counts) for discretized logistics, one row per symbol; counts has `width` + 1 columns.
+
+    `mean` and `log_scale` are 1-D float arrays; `width` defaults to the widest
+    window any of them needs.
+    """
+    mean, log_scale = np.asarray(mean, np.float64), np.asarray(log_scale, np.float64)
+    if width is None:
+        width = int(window_widths(log_scale).max(initial=MIN_WIDTH))
+    low = np.round(mean).astype(np.int64) - width // 2
+    edges = low[:, None] + np.arange(width + 1) - 0.5
+    cdf = _sigmoid((edges - mean[:, None]) * np.exp(-log_scale)[:, None])
+    return low, _quantize(np.diff(cdf, axis=1), 1.0 - (cdf[:, -1] - cdf[:, 0]))
+
+
+def mixture_tables(means, log_scales, logits):
+    """(low, counts) for mixtures of discretized logistics, one row per symbol; components on the last axis."""
+    means, log_scales, logits = (np.asarray(a, np.float64) for a in (means, log_scales, logits))
+    weights = np.exp(logits - logits.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    scales = np.exp(log_scales)
+    lo = np.floor((means - TAIL_SCALES * scales).min(-1))
+    hi = np.ceil((means + TAIL_SCALES * scales).max(-1))
+    width = int(np.clip(WIDTH_STEP * np.ceil((hi - lo).max() / WIDTH_STEP), MIN_WIDTH, MAX_WIDTH))
+    center = np.round((weights * means).sum(-1))
+    low = np.clip(center - width // 2, lo, np.maximum(lo, hi - width)).astype(np.int64)
+    edges = low[:, None] + np.arange(width + 1) - 0.5
+    cdf = (weights[:, None, :] * _sigmoid((edges[..., None] - means[:, None, :]) / scales[:, None, :])).sum(-1)
+    return low, _quantize(np.diff(cdf, axis=1), 1.0 - (cdf[:, -1] - cdf[:, 0]))
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _quantize(probs, tail):
+    """Integer counts >= 1 per entry (the last entry is the escape), each row summing to TOTAL."""
+    probs = np.concatenate([probs, np.maximum(tail, 0.0)[:, None]], axis=1)
+    probs /= probs.sum(axis=1, keepdims=True)
+    n = probs.shape[1]
+    counts = np.floor(probs * (TOTAL - n)).astype(np.int64) + 1
+    rows = np.arange(len(counts))
+    counts[rows, counts.argmax(axis=1)] += TOTAL - counts.sum(axis=1)
+    return counts
+
+
+def to_symbols(values, low, width):
+    """Window indices of integer `values`; `width` (the escape) where a value falls outside."""
+    index = values.astype(np.int64) - low
+    outside = (index < 0) | (index >= width)
+    return np.where(outside, width, index).astype(np.int32), outside
