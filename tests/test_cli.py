@@ -7,7 +7,7 @@ import pytest
 
 from zoo import cli, manifest
 
-COMMANDS = ["list", "info", "download", "eval", "export", "train"]
+COMMANDS = ["list", "info", "download", "eval", "export", "compress", "decompress", "train"]
 
 
 def test_help_lists_every_command(capsys):

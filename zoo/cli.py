@@ -30,7 +30,9 @@ def main(argv=None):
 
 def _parser():
     parser = argparse.ArgumentParser(
-        prog="zoo", description="Pretrained Keras models with pinned weights: list, inspect, fetch, evaluate, export, train."
+        prog="zoo",
+        description="Pretrained Keras models with pinned weights: list, inspect, fetch, evaluate, export, train; "
+        "lossless image compression with an integer discrete flow."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -60,6 +62,19 @@ def _parser():
     p.add_argument("--samples", type=int, default=16, help="test-split examples to compare on (default 16)")
     p.add_argument("--data-dir", help="tfds data folder for the samples (default $ZOO_DATA_DIR)")
     p.set_defaults(run=_export)
+
+    p = sub.add_parser("compress", help="losslessly compress PNG files or folders with an integer discrete flow")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="PNG files or folders of them")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the output file for one input file, else a folder (streams end in .idf)")
+    p.add_argument("--model", default="idf-cifar10", help="the IDF model to code with (default idf-cifar10)")
+    p.set_defaults(run=_compress)
+
+    p = sub.add_parser("decompress", help="restore PNG files from .idf streams, bit for bit")
+    p.add_argument("inputs", nargs="+", metavar="IN", help=".idf files or folders of them")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="the output file for one input file, else a folder")
+    p.set_defaults(run=_decompress)
 
     p = sub.add_parser(
         "train",
@@ -139,6 +154,22 @@ def _export(args):
     samples, source = export.sample_inputs(spec, args.samples, data_dir=args.data_dir)
     report = export.to_litert(model, args.output, samples=samples, sample_source=source)
     print(report)
+
+
+def _compress(args):
+    from zoo.idf import files
+
+    s = files.compress_paths(args.inputs, args.output, model=args.model)
+    print(
+        f"{s['images']} image(s): {s['bits_per_dim']:.3f} bits per dimension "
+        f"(PNG input {s['png_bits_per_dim']:.3f}), {s['ratio_to_png']:.2f}x smaller than the PNGs"
+    )
+
+
+def _decompress(args):
+    from zoo.idf import files
+
+    print(f"{files.decompress_paths(args.inputs, args.output)['images']} image(s) restored")
 
 
 def _train(args):

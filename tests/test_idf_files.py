@@ -1,0 +1,82 @@
+"""`zoo compress` / `zoo decompress` on PNG files and folders."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoo import cli
+from zoo.idf import Codec, IntegerDiscreteFlow, files
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def small_codec(monkeypatch):
+    codec = Codec(IntegerDiscreteFlow(width=8, flows_per_level=1, mixtures=2), "idf-cifar10")
+    monkeypatch.setattr(Codec, "for_model", classmethod(lambda cls, name: codec))
+    return codec
+
+
+def _png(path, mode, size):
+    channels = {"L": (), "RGB": (3,), "RGBA": (4,)}[mode]
+    pixels = RNG.integers(0, 256, (*size, *channels)).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels, mode).save(path)
+    return pixels
+
+
+def test_folders_round_trip_bit_for_bit(tmp_path, capsys):
+    originals = {
+        "a.png": _png(tmp_path / "in" / "a.png", "RGB", (32, 32)),
+        "sub/b.png": _png(tmp_path / "in" / "sub" / "b.png", "L", (17, 45)),
+        "sub/c.png": _png(tmp_path / "in" / "sub" / "c.png", "RGB", (1, 1)),
+    }
+    assert cli.main(["compress", str(tmp_path / "in"), "-o", str(tmp_path / "coded")]) == 0
+    summary = capsys.readouterr().out
+    assert "3 image(s):" in summary and "bits per dimension" in summary and "smaller than the PNGs" in summary
+    assert sorted(p.relative_to(tmp_path / "coded").as_posix() for p in (tmp_path / "coded").rglob("*.idf")) == [
+        "in/a.idf", "in/sub/b.idf", "in/sub/c.idf"
+    ]
+    assert cli.main(["decompress", str(tmp_path / "coded" / "in"), "-o", str(tmp_path / "out")]) == 0
+    for name, pixels in originals.items():
+        restored = np.asarray(Image.open(tmp_path / "out" / "in" / name))
+        np.testing.assert_array_equal(restored, pixels)
+
+
+def test_single_file_to_a_named_output(tmp_path):
+    pixels = _png(tmp_path / "x.png", "RGB", (40, 33))
+    assert cli.main(["compress", str(tmp_path / "x.png"), "-o", str(tmp_path / "x.idf")]) == 0
+    assert cli.main(["decompress", str(tmp_path / "x.idf"), "-o", str(tmp_path / "y.png")]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "y.png")), pixels)
+
+
+def test_unsupported_png_is_one_line(tmp_path, capsys):
+    _png(tmp_path / "alpha.png", "RGBA", (8, 8))
+    assert cli.main(["compress", str(tmp_path / "alpha.png"), "-o", str(tmp_path / "o.idf")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("zoo: error:") and "RGBA is not supported" in err and err.count("\n") == 1
+    assert not (tmp_path / "o.idf").exists()
+
+
+def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
+    _png(tmp_path / "in" / "1.png", "RGB", (8, 8))
+    _png(tmp_path / "in" / "2.png", "RGB", (8, 8))
+    real = files.compress
+    calls = []
+
+    def flaky(pixels, model):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(pixels, model=model)
+
+    monkeypatch.setattr(files, "compress", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        files.compress_paths([tmp_path / "in"], tmp_path / "out")
+    written = sorted(p.name for p in (tmp_path / "out" / "in").iterdir())
+    assert written == ["1.idf"]  # complete; no temporary or half-written second file
+
+
+def test_missing_input(tmp_path, capsys):
+    assert cli.main(["compress", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o")]) == 1
+    assert "no such file or folder" in capsys.readouterr().err
