@@ -1,4 +1,6 @@
-"""Keras against its LiteRT export, per published model: agreement, size and speed, in one table.
+"""Keras against its LiteRT export, per published classifier: agreement, size and speed, in one table.
+
+(Integer flows export `forward`/`inverse` signatures; `zoo export idf-cifar10 idf.tflite` checks those.)
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/litert.py [--samples 256] [NAME ...]
@@ -32,7 +34,8 @@ def main(argv=None):
     from ai_edge_litert.interpreter import Interpreter
 
     rows = []
-    for name in tqdm(args.names or zoo.list_models(pretrained=True), desc="models"):
+    classifiers = [n for n in zoo.list_models(pretrained=True) if registry.spec(n).recipe.metric == "accuracy"]
+    for name in tqdm(args.names or classifiers, desc="models"):
         spec = registry.spec(name)
         model = zoo.load(name)
         samples, source = export.sample_inputs(spec, args.samples)

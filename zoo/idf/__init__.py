@@ -23,6 +23,7 @@ from zoo.idf.layers import (
     round_straight_through,
 )
 from zoo.idf.model import IntegerDiscreteFlow
+from zoo.idf import litert  # noqa: F401  (registers the LiteRT signatures)
 from zoo.idf.recipes import idf, idf_cifar10
 
 __all__ = [
