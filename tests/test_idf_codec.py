@@ -118,3 +118,23 @@ def test_save_load_gives_identical_latents(monkeypatch, tmp_path):
     images = RNG.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)
     for a, b in zip(*(m.latents(images)[0] + [m.latents(images)[1]] for m in (model, again))):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_table_bank_costs_under_a_tenth_of_a_percent():
+    from zoo.idf import tables
+    from zoo.idf.distributions import discretized_logistic_logp
+
+    n = 50_000
+    mean = RNG.normal(0, 30, n).astype(np.float32)
+    log_scale = RNG.uniform(-1, 4, n).astype(np.float32)
+    x = np.round(mean + RNG.logistic(0, np.exp(log_scale))).astype(np.float32)
+    exact_bits = -np.asarray(discretized_logistic_logp(x, mean, log_scale)).sum() / np.log(2)
+    base, keys = tables.logistic_keys(mean, log_scale)
+    table_bits = 0.0
+    for key in np.unique(keys):
+        index = np.flatnonzero(keys == key)
+        low, counts = tables.logistic_table(key)
+        assert counts.sum() == tables.TOTAL and counts.min() >= 1
+        symbols, outside = tables.to_symbols(x[index] - base[index], low, len(counts) - 1)
+        table_bits += np.sum(-np.log2(counts[symbols] / tables.TOTAL) + 32 * outside)
+    assert exact_bits <= table_bits < 1.001 * exact_bits

@@ -69,6 +69,7 @@ class Codec:
         )
         self._prior_width = counts.shape[1] - 1
         self._prior_models = [_categorical(row) for row in counts]
+        self._logistic_models = {}  # table key -> (low, width, Categorical), built on first use
 
     @classmethod
     @functools.lru_cache(maxsize=4)
@@ -109,7 +110,7 @@ class Codec:
             if kind == "prior":
                 self._encode_prior(arrays[0], coder)
             else:
-                _encode_logistic(*arrays, coder)
+                self._encode_logistic(*arrays, coder)
 
     def _encode_prior(self, z, coder):
         columns = z.reshape(len(z), -1)
@@ -117,6 +118,31 @@ class Codec:
             symbols, outside = tables.to_symbols(columns[:, d], self._prior_low[d], self._prior_width)
             _encode_raw(columns[outside, d], coder)
             coder.encode_reverse(symbols, self._prior_models[d])
+
+    def _encode_logistic(self, values, mean, log_scale, coder):
+        values = values.reshape(-1).astype(np.int64)
+        base, groups = _groups(mean, log_scale)
+        for key, index in reversed(groups):
+            low, width, model = self._logistic_model(key)
+            relative = values[index] - base[index]
+            symbols, outside = tables.to_symbols(relative, low, width)
+            _encode_raw(relative[outside], coder)
+            coder.encode_reverse(symbols, model)
+
+    def _decode_logistic(self, mean, log_scale, coder):
+        values = np.empty(mean.size, np.float32)
+        base, groups = _groups(mean, log_scale)
+        for key, index in groups:
+            low, width, model = self._logistic_model(key)
+            symbols = coder.decode(model, len(index))
+            values[index] = base[index] + _from_symbols(symbols, low, width, coder)
+        return values.reshape(mean.shape)
+
+    def _logistic_model(self, key):
+        if key not in self._logistic_models:
+            low, counts = tables.logistic_table(key)
+            self._logistic_models[key] = (low, len(counts) - 1, _categorical(counts))
+        return self._logistic_models[key]
 
     # -- decompress -------------------------------------------------------------------------
 
@@ -164,7 +190,7 @@ class Codec:
             if level < self.flow.levels - 1:
                 split = self.flow.split_priors[level]
                 mean, log_scale = (ops.convert_to_numpy(p) for p in split.params(z))
-                y = _decode_logistic(mean, log_scale, coder)
+                y = self._decode_logistic(mean, log_scale, coder)
                 z = ops.concatenate([z, ops.convert_to_tensor(y, "float32")], axis=-1)
             z = self.flow.level_inverse(level, z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
@@ -182,29 +208,12 @@ def _categorical(counts):
     return constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
 
 
-def _groups(log_scale):
-    """Symbols grouped by window width, widths ascending: [(width, flat indices)]."""
-    widths = tables.window_widths(log_scale.reshape(-1))
-    return [(int(w), np.flatnonzero(widths == w)) for w in np.unique(widths)]
-
-
-def _encode_logistic(values, mean, log_scale, coder):
-    values, mean, log_scale = values.reshape(-1), mean.reshape(-1), log_scale.reshape(-1)
-    for width, index in reversed(_groups(log_scale)):
-        low, counts = tables.logistic_tables(mean[index], log_scale[index], width)
-        symbols, outside = tables.to_symbols(values[index], low, width)
-        _encode_raw(values[index][outside], coder)
-        coder.encode_reverse(symbols, _family, counts.astype(np.float64))
-
-
-def _decode_logistic(mean, log_scale, coder):
-    values = np.empty(mean.size, np.float32)
-    flat_mean, flat_log_scale = mean.reshape(-1), log_scale.reshape(-1)
-    for width, index in _groups(flat_log_scale):
-        low, counts = tables.logistic_tables(flat_mean[index], flat_log_scale[index], width)
-        symbols = coder.decode(_family, counts.astype(np.float64))
-        values[index] = _from_symbols(symbols, low, width, coder)
-    return values.reshape(mean.shape)
+def _groups(mean, log_scale):
+    """(base per symbol, [(table key, flat indices)] with keys ascending): the symbols that share a table."""
+    base, keys = tables.logistic_keys(mean.reshape(-1), log_scale.reshape(-1))
+    order = np.argsort(keys, kind="stable")
+    unique, starts = np.unique(keys[order], return_index=True)
+    return base, list(zip(unique.tolist(), np.split(order, starts[1:])))
 
 
 def _encode_raw(values, coder):
