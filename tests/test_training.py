@@ -71,3 +71,16 @@ def test_train_publishes_then_refuses_a_worse_model(isolated, tmp_path):
 def test_unknown_strategy():
     with pytest.raises(ValueError, match="default, mirrored, multi-worker"):
         training.make_strategy("tpu")
+
+
+def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path):
+    model, _ = training.train(TINY, epochs=1, workdir=tmp_path / "first")  # publishes into the isolated hub
+    seen = []
+
+    class _First(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append([w.copy() for w in self.model.get_weights()])
+
+    training.train(TINY, epochs=1, workdir=tmp_path / "second", publish=False, from_pretrained=True, callbacks=[_First()])
+    for start, trained in zip(seen[0], model.get_weights()):
+        np.testing.assert_allclose(start, trained, rtol=1e-6)

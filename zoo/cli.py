@@ -92,6 +92,8 @@ def _parser():
     p.add_argument("--workdir", help="backups and TensorBoard logs (default runs/NAME)")
     p.add_argument("--data-dir", help="tfds data folder (default $ZOO_DATA_DIR)")
     p.add_argument("--no-publish", action="store_true", help="train only; do not evaluate or publish")
+    p.add_argument("--from-pretrained", action="store_true",
+                   help="start from the published checkpoint instead of a fresh model (to keep improving it)")
     p.set_defaults(run=_train)
     return parser
 
@@ -185,6 +187,7 @@ def _train(args):
         workdir=args.workdir,
         data_dir=args.data_dir,
         publish=not args.no_publish,
+        from_pretrained=args.from_pretrained,
         command=args.command_line,
     )
 

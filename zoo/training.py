@@ -23,7 +23,7 @@ from typing import Any, Callable
 import keras
 import tensorflow as tf
 
-from zoo import checkpoint, data, manifest, paths
+from zoo import checkpoint, data, hub, manifest, paths
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
@@ -118,6 +118,7 @@ def train(
     command=None,
     save_freq="epoch",
     callbacks=(),
+    from_pretrained=False,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, eval metrics or None)`.
 
@@ -126,7 +127,8 @@ def train(
     with the same workdir resumes. With `publish`, the chief worker evaluates on
     the full evaluation split and publishes the checkpoint if it is better.
     `save_freq` is how often to back up ("epoch" or a number of steps);
-    `callbacks` are added to Keras's.
+    `callbacks` are added to Keras's. `from_pretrained` starts from the
+    published checkpoint (to keep improving it) instead of a fresh model.
     """
     recipe = spec.recipe
     if recipe is None:
@@ -143,6 +145,8 @@ def train(
     train_ds = recipe.pipeline(recipe.train_split, global_batch, training=True, data_dir=data_dir)
     with strategy.scope():
         model = spec.builder()
+        if from_pretrained:
+            model.load_weights(hub.fetch(spec.name).files[checkpoint.WEIGHTS])
         model.compile(optimizer=recipe.optimizer(), loss=recipe.loss, metrics=list(recipe.metrics))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
