@@ -69,7 +69,32 @@ class Codec:
         )
         self._prior_width = counts.shape[1] - 1
         self._prior_models = [_categorical(row) for row in counts]
-        self._logistic_models = {}  # table key -> (low, width, Categorical), built on first use
+        self._logistic_models = {}  # table key -> Categorical, built on first use
+        self._bank_low = np.zeros(tables.SCALE_LEVELS * tables.FRACTIONS, np.int64)
+        self._bank_width = np.zeros_like(self._bank_low)
+        self._compile()
+
+    def _compile(self):
+        """Graph versions of the flow's pieces, each traced once for any batch size.
+
+        Encoder and decoder call the very same functions on the very same chunks,
+        so every float they compute, and hence every table they pick, agrees.
+        """
+        import tensorflow as tf
+
+        flow = self.flow
+        h, w, c = flow.image_shape
+        spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
+        self._flow = tf.function(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
+        self._params, self._level_inverse = [], []
+        for level in range(flow.levels):
+            side = h >> (level + 1), w >> (level + 1)
+            channels = c * 4 ** (level + 1) // 2**level
+            self._level_inverse.append(
+                tf.function(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
+            )
+            if level < flow.levels - 1:
+                self._params.append(tf.function(flow.split_priors[level].params, input_signature=[spec(*side, channels // 2)]))
 
     @classmethod
     @functools.lru_cache(maxsize=4)
@@ -100,49 +125,29 @@ class Codec:
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
 
     def _encode_chunk(self, tiles, coder):
-        splits, z = self.flow.flow(tiles)
-        segments = [("prior", ops.convert_to_numpy(z))]  # in decode order
+        splits, z = self._flow(tiles)
+        segments = [self._prior_segment(len(tiles)) + (ops.convert_to_numpy(z),)]  # in decode order
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
-            mean, log_scale = self.flow.split_priors[level].params(kept)
-            segments.append(("split", ops.convert_to_numpy(y), ops.convert_to_numpy(mean), ops.convert_to_numpy(log_scale)))
-        for kind, *arrays in reversed(segments):
-            if kind == "prior":
-                self._encode_prior(arrays[0], coder)
-            else:
-                self._encode_logistic(*arrays, coder)
+            segments.append(self._logistic_segment(*self._params[level](kept)) + (ops.convert_to_numpy(y),))
+        for low, width, keys, models, values in reversed(segments):
+            _encode_segment(values.reshape(-1).astype(np.int64), low, width, keys, models, coder)
 
-    def _encode_prior(self, z, coder):
-        columns = z.reshape(len(z), -1)
-        for d in reversed(range(columns.shape[1])):
-            symbols, outside = tables.to_symbols(columns[:, d], self._prior_low[d], self._prior_width)
-            _encode_raw(columns[outside, d], coder)
-            coder.encode_reverse(symbols, self._prior_models[d])
+    def _prior_segment(self, n):
+        """(low, width, keys, models) of the last latent: one fixed table per dimension."""
+        dims = len(self._prior_models)
+        low = np.tile(self._prior_low, n)
+        return low, np.full(low.shape, self._prior_width), np.tile(np.arange(dims), n), self._prior_models
 
-    def _encode_logistic(self, values, mean, log_scale, coder):
-        values = values.reshape(-1).astype(np.int64)
-        base, groups = _groups(mean, log_scale)
-        for key, index in reversed(groups):
-            low, width, model = self._logistic_model(key)
-            relative = values[index] - base[index]
-            symbols, outside = tables.to_symbols(relative, low, width)
-            _encode_raw(relative[outside], coder)
-            coder.encode_reverse(symbols, model)
-
-    def _decode_logistic(self, mean, log_scale, coder):
-        values = np.empty(mean.size, np.float32)
-        base, groups = _groups(mean, log_scale)
-        for key, index in groups:
-            low, width, model = self._logistic_model(key)
-            symbols = coder.decode(model, len(index))
-            values[index] = base[index] + _from_symbols(symbols, low, width, coder)
-        return values.reshape(mean.shape)
-
-    def _logistic_model(self, key):
-        if key not in self._logistic_models:
-            low, counts = tables.logistic_table(key)
-            self._logistic_models[key] = (low, len(counts) - 1, _categorical(counts))
-        return self._logistic_models[key]
+    def _logistic_segment(self, mean, log_scale):
+        """(low, width, keys, models) of a factored-out latent, from its split prior's parameters."""
+        base, keys = tables.logistic_keys(ops.convert_to_numpy(mean).reshape(-1), ops.convert_to_numpy(log_scale).reshape(-1))
+        for key in np.unique(keys).tolist():
+            if key not in self._logistic_models:
+                low, counts = tables.logistic_table(key)
+                self._bank_low[key], self._bank_width[key] = low, len(counts) - 1
+                self._logistic_models[key] = _categorical(counts)
+        return base + self._bank_low[keys], self._bank_width[keys], keys, self._logistic_models
 
     # -- decompress -------------------------------------------------------------------------
 
@@ -185,55 +190,61 @@ class Codec:
         return images[0] if header.n == 0 else images
 
     def _decode_chunk(self, coder, n):
-        z = self._decode_prior(coder, n)
+        shape = self.flow.prior.means.shape[:-1]
+        z = _decode_segment(*self._prior_segment(n), coder).reshape(n, *shape)
+        z = ops.convert_to_tensor(z.astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
-                split = self.flow.split_priors[level]
-                mean, log_scale = (ops.convert_to_numpy(p) for p in split.params(z))
-                y = self._decode_logistic(mean, log_scale, coder)
-                z = ops.concatenate([z, ops.convert_to_tensor(y, "float32")], axis=-1)
-            z = self.flow.level_inverse(level, z)
+                mean, log_scale = self._params[level](z)
+                y = _decode_segment(*self._logistic_segment(mean, log_scale), coder).reshape(mean.shape)
+                z = ops.concatenate([z, ops.convert_to_tensor(y.astype(np.float32))], axis=-1)
+            z = self._level_inverse[level](z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
-
-    def _decode_prior(self, coder, n):
-        columns = np.empty((n, len(self._prior_models)), np.float32)
-        for d, model in enumerate(self._prior_models):
-            symbols = coder.decode(model, n)
-            columns[:, d] = _from_symbols(symbols, self._prior_low[d], self._prior_width, coder)
-        shape = self.flow.prior.means.shape[:-1]
-        return ops.convert_to_tensor(columns.reshape(n, *shape))
 
 
 def _categorical(counts):
     return constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
 
 
-def _groups(mean, log_scale):
-    """(base per symbol, [(table key, flat indices)] with keys ascending): the symbols that share a table."""
-    base, keys = tables.logistic_keys(mean.reshape(-1), log_scale.reshape(-1))
+def _grouped(keys):
+    """(order, [(key, start, end)]): `order` sorts the symbols by key; each run shares one model."""
     order = np.argsort(keys, kind="stable")
-    unique, starts = np.unique(keys[order], return_index=True)
-    return base, list(zip(unique.tolist(), np.split(order, starts[1:])))
+    ordered = keys[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+    ends = np.append(starts[1:], len(order))
+    return order, list(zip(ordered[starts].tolist(), starts.tolist(), ends.tolist()))
 
 
-def _encode_raw(values, coder):
-    """Escaped values, as two 16-bit halves of value + 2**31."""
-    if len(values):
-        shifted = values.astype(np.int64) + tables.RAW_OFFSET
+def _encode_segment(values, low, width, keys, models, coder):
+    """Push `values` so that `_decode_segment` pops them: symbols grouped by model, then escaped raw values."""
+    symbols = values - low
+    outside = (symbols < 0) | (symbols >= width)
+    symbols = np.where(outside, width, symbols).astype(np.int32)
+    if outside.any():  # decoded last, so pushed first
+        shifted = values[outside] + tables.RAW_OFFSET
         if shifted.min() < 0 or shifted.max() >= 1 << 32:
             raise CodecError("a latent is out of the codable range; the model is unsuited to these images")
-        halves = np.stack([shifted >> 16, shifted & 0xFFFF], axis=1).reshape(-1).astype(np.int32)
-        coder.encode_reverse(halves, _raw16)
+        coder.encode_reverse(np.stack([shifted >> 16, shifted & 0xFFFF], axis=1).reshape(-1).astype(np.int32), _raw16)
+    order, groups = _grouped(keys)
+    ordered = symbols[order]
+    for key, start, end in reversed(groups):
+        coder.encode_reverse(ordered[start:end], models[key])
 
 
-def _from_symbols(symbols, low, width, coder):
-    """Integer values of decoded window symbols, reading the raw value of each escape."""
-    values = (low + symbols).astype(np.int64)
+def _decode_segment(low, width, keys, models, coder):
+    """The integer values `_encode_segment` pushed."""
+    order, groups = _grouped(keys)
+    ordered = np.empty(len(keys), np.int64)
+    for key, start, end in groups:
+        ordered[start:end] = coder.decode(models[key], end - start)
+    symbols = np.empty_like(ordered)
+    symbols[order] = ordered
+    values = low + symbols
     outside = symbols == width
     if outside.any():
         halves = coder.decode(_raw16, 2 * int(outside.sum())).astype(np.int64).reshape(-1, 2)
         values[outside] = (halves[:, 0] << 16) + halves[:, 1] - tables.RAW_OFFSET
-    return values.astype(np.float32)
+    return values
 
 
 def _check_images(images):
