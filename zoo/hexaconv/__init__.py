@@ -1,7 +1,8 @@
 """HexaConv (Hoogeboom, Peters, Cohen, Welling, ICLR 2018): convolution on hexagonal lattices.
 
 `lattice.py` holds the axial index arithmetic, `transforms.py` the exact
-rotations and mirror, `layers.py` the hexagonal and p6 / p6m group layers.
+rotations and mirror, `resample.py` square <-> hex resampling, `layers.py`
+the hexagonal and p6 / p6m group layers.
 """
 
 from zoo.hexaconv.layers import (
@@ -14,6 +15,7 @@ from zoo.hexaconv.layers import (
     kernel_mask,
     support_mask,
 )
+from zoo.hexaconv.resample import SquareToHex, hex_to_square, square_to_hex
 from zoo.hexaconv.transforms import mirror, rotate60
 
 __all__ = [
@@ -23,8 +25,11 @@ __all__ = [
     "HexMaxPooling",
     "P6GroupConv",
     "P6MGroupConv",
+    "SquareToHex",
+    "hex_to_square",
     "kernel_mask",
     "mirror",
     "rotate60",
+    "square_to_hex",
     "support_mask",
 ]
