@@ -1,0 +1,55 @@
+"""HexaConv classifiers: equal parameter budgets, exact invariance of p6 / p6m logits, save and reload."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo import checkpoint
+from zoo.hexaconv import mirror, rotate60, square_to_hex
+from zoo.hexaconv.models import free_parameters, hexaconv_resnet
+
+RNG = np.random.default_rng(0)
+SMALL = dict(num_classes=5, image_size=32, radius=16, widths=(8, 16))
+
+
+@pytest.fixture(scope="module")
+def images():
+    return RNG.integers(0, 256, (4, 32, 32, 3)).astype(np.uint8)
+
+
+def test_variants_have_equal_free_parameters():
+    counts = {v: free_parameters(hexaconv_resnet(v, 30, 64, 36)) for v in ("z2", "hex", "p6", "p6m")}
+    assert max(counts.values()) / min(counts.values()) < 1.05, counts
+
+
+@pytest.mark.parametrize("variant, transforms", [
+    ("p6", [lambda h, k=k: rotate60(h, k) for k in range(1, 6)]),
+    ("p6m", [lambda h, k=k: rotate60(h, k) for k in range(1, 6)] + [mirror, lambda h: rotate60(mirror(h), 3)]),
+])
+def test_group_model_logits_are_invariant_on_the_lattice(variant, transforms, images):
+    model = hexaconv_resnet(variant, **SMALL)
+    classifier = model.get_layer("hex_classifier")
+    hexes = square_to_hex(ops.convert_to_tensor(images, "float32") / 127.5 - 1.0, SMALL["radius"])
+    logits = ops.convert_to_numpy(classifier(hexes))
+    assert np.abs(logits).max() > 1e-3  # not trivially zero
+    for transform in transforms:
+        np.testing.assert_allclose(ops.convert_to_numpy(classifier(transform(hexes))), logits, atol=1e-4)
+
+
+def test_planar_hex_model_is_not_invariant(images):
+    model = hexaconv_resnet("hex", **SMALL)
+    classifier = model.get_layer("hex_classifier")
+    hexes = square_to_hex(ops.convert_to_tensor(images, "float32") / 127.5 - 1.0, SMALL["radius"])
+    diff = np.abs(ops.convert_to_numpy(classifier(rotate60(hexes))) - ops.convert_to_numpy(classifier(hexes)))
+    assert diff.max() > 1e-4
+
+
+@pytest.mark.parametrize("variant", ["z2", "hex", "p6", "p6m"])
+def test_takes_uint8_returns_probabilities_and_reloads(variant, images, tmp_path):
+    model = hexaconv_resnet(variant, **SMALL)
+    probs = ops.convert_to_numpy(model(images))
+    assert probs.shape == (4, 5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    checkpoint.save(model, tmp_path, card="")
+    again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
+    np.testing.assert_array_equal(ops.convert_to_numpy(again(images)), probs)
