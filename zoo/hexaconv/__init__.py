@@ -2,7 +2,8 @@
 
 `lattice.py` holds the axial index arithmetic, `transforms.py` the exact
 rotations and mirror, `resample.py` square <-> hex resampling, `layers.py`
-the hexagonal and p6 / p6m group layers.
+the hexagonal and p6 / p6m group layers, `models.py` the classifiers and
+`recipes.py` the registered models.
 """
 
 from zoo.hexaconv.layers import (
@@ -15,6 +16,7 @@ from zoo.hexaconv.layers import (
     kernel_mask,
     support_mask,
 )
+from zoo.hexaconv import recipes  # noqa: F401  (registers the models)
 from zoo.hexaconv.resample import SquareToHex, hex_to_square, square_to_hex
 from zoo.hexaconv.transforms import mirror, rotate60
 
