@@ -6,6 +6,11 @@
    hexagonal convolution of that size as a peer.
 2. Per registered HexaConv model: free parameters, the published test
    accuracy (if trained) and training throughput.
+3. Robustness (with --robustness): accuracy of each trained AID model on the
+   test images rotated by k x 60 degrees on the hexagonal lattice (k = 0..5)
+   and mirrored. Lattice models get the transformed hexagonal map directly;
+   the z2 model gets it drawn back onto the square grid (nearest cell), and
+   its k = 0 column is that round trip too, so every column sees one pipeline.
 
 Usage:
     python benchmarks/hexaconv.py [--size 65] [--batch 16] [--repeats 10]
@@ -19,9 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 import zoo
-from zoo import registry
-from zoo.hexaconv import HexConv2D, P6GroupConv, P6MGroupConv
+from zoo import data, registry
+from zoo.hexaconv import HexConv2D, P6GroupConv, P6MGroupConv, hex_to_square, mirror, rotate60, square_to_hex
 from zoo.hexaconv.models import free_parameters
+
+TRANSFORMS = [(f"rot {60 * k}", lambda h, k=k: rotate60(h, k)) for k in range(6)] + [("mirror", mirror)]
 
 
 def _seconds(layer, x, repeats):
@@ -79,6 +86,34 @@ def model_table(batch, repeats):
     return rows
 
 
+def robustness_table(names, images, labels, batch=100):
+    """[(model, [accuracy per transform])] on the AID test images."""
+    rows = []
+    for name in tqdm(names, desc="robustness"):
+        model = zoo.load(name)
+        to_hex = lattice_model = None
+        try:
+            to_hex, lattice_model = model.get_layer("to_hex"), model.get_layer("hex_classifier")
+        except ValueError:
+            pass
+        radius = to_hex.radius if to_hex else 32
+        accuracies = []
+        for _, transform in TRANSFORMS:
+            correct = 0
+            for i in range(0, len(images), batch):
+                x = images[i : i + batch]
+                if lattice_model is not None:  # scale, resample, transform: the model's own pipeline
+                    logits = lattice_model(transform(square_to_hex(x.astype("float32") / 127.5 - 1.0, radius)))
+                else:
+                    hexes = transform(square_to_hex(x.astype("float32"), radius))
+                    square = np.clip(np.rint(hex_to_square(keras.ops.convert_to_numpy(hexes), x.shape[1])), 0, 255)
+                    logits = model(square.astype("uint8"))
+                correct += int(np.sum(np.argmax(keras.ops.convert_to_numpy(logits), -1) == labels[i : i + batch]))
+            accuracies.append(correct / len(images))
+        rows.append((name, accuracies))
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=65, help="storage side of the layer inputs (default 65)")
@@ -86,6 +121,8 @@ def main(argv=None):
     parser.add_argument("--channels", type=int, default=8, help="input channels per group element")
     parser.add_argument("--filters", type=int, default=8, help="output channels per group element")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--robustness", action="store_true", help="also the rotated / mirrored AID test table")
+    parser.add_argument("--images", type=int, default=2000, help="AID test images for --robustness (default all)")
     args = parser.parse_args(argv)
 
     rows, peer = layer_table(args.size, args.batch, args.channels, args.filters, args.repeats)
@@ -102,6 +139,17 @@ def main(argv=None):
     for name, params, accuracy, throughput in model_table(args.batch, args.repeats):
         shown = f"{accuracy:.4f}" if accuracy is not None else "not trained yet"
         print(f"| {name} | {params:,} | {shown} | {throughput:.1f} |")
+
+    if args.robustness:
+        trained = zoo.list_models("hexaconv-*-aid", pretrained=True)
+        ds = data.load("aid64", "test").take(args.images).batch(500)
+        pairs = [(x.numpy(), y.numpy()) for x, y in ds]
+        images, labels = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+        print(f"\nAID test ({len(images)} images) transformed on the hexagonal lattice: accuracy")
+        print("| model | " + " | ".join(name for name, _ in TRANSFORMS) + " |")
+        print("|---|" + "---|" * len(TRANSFORMS))
+        for name, accuracies in robustness_table(trained, images, labels):
+            print(f"| {name} | " + " | ".join(f"{a:.4f}" for a in accuracies) + " |")
 
 
 if __name__ == "__main__":
