@@ -96,7 +96,7 @@ def robustness_table(names, images, labels, batch=100):
             to_hex, lattice_model = model.get_layer("to_hex"), model.get_layer("hex_classifier")
         except ValueError:
             pass
-        radius = to_hex.radius if to_hex else 32
+        radius = to_hex.radius if to_hex else images.shape[1] // 2  # the lattice models' geometry
         accuracies = []
         for _, transform in TRANSFORMS:
             correct = 0
