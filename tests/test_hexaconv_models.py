@@ -54,3 +54,21 @@ def test_takes_uint8_returns_probabilities_and_reloads(variant, images, tmp_path
     checkpoint.save(model, tmp_path, card="")
     again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
     np.testing.assert_array_equal(ops.convert_to_numpy(again(images)), probs)
+
+
+@pytest.mark.parametrize("variant", ["z2", "p6"])
+def test_new_head_shares_the_body_and_fine_tunes(variant, images, tmp_path):
+    from zoo.hexaconv.models import with_new_head
+
+    base = hexaconv_resnet(variant, **SMALL)
+    model = with_new_head(base, num_classes=3)
+    assert model.output_shape == (None, 3)
+    base_kernel = (base.get_layer("hex_classifier") if variant != "z2" else base).get_layer("stem").kernel
+    assert any(w is base_kernel for w in model.weights)  # the body is shared, not copied
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = base_kernel.numpy().copy()
+    model.fit(images, np.array([0, 1, 2, 1]), epochs=2, batch_size=2, verbose=0)
+    assert not np.allclose(before, base_kernel.numpy())
+    checkpoint.save(model, tmp_path, card="")
+    again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
+    np.testing.assert_allclose(ops.convert_to_numpy(again(images)), ops.convert_to_numpy(model(images)), rtol=1e-5, atol=1e-6)

@@ -139,3 +139,28 @@ def _all_layers(model):
             yield from _all_layers(layer)
         else:
             yield layer
+
+
+def with_new_head(model, num_classes):
+    """The same network with a fresh classification head for `num_classes` (for fine-tuning).
+
+    The body's layers (and so its trained weights) are shared with `model`.
+
+    Example:
+        >>> base = zoo.load("hexaconv-p6-aid")
+        >>> model = with_new_head(base, num_classes=5)
+        >>> model.compile("adam", "sparse_categorical_crossentropy"); model.fit(images, labels)
+    """
+    head = keras.layers.Dense(num_classes, name="head")
+    images = keras.Input(model.input_shape[1:], dtype=model.inputs[0].dtype, name="images")
+    x = model.get_layer("scale")(images)
+    if "hex_classifier" not in [layer.name for layer in model.layers]:
+        features = keras.Model(model.input, model.get_layer("gap").output)(images)
+        probs = keras.layers.Softmax(name="probs")(head(features))
+        return keras.Model(images, probs, name=f"{model.name}_{num_classes}")
+    classifier = model.get_layer("hex_classifier")
+    body = keras.Model(classifier.input, classifier.get_layer("gap").output, name="hex_body")
+    hex_in = keras.Input(classifier.input_shape[1:], name="hex_images")
+    new_classifier = keras.Model(hex_in, head(body(hex_in)), name="hex_classifier")
+    probs = keras.layers.Softmax(name="probs")(new_classifier(model.get_layer("to_hex")(x)))
+    return keras.Model(images, probs, name=f"{model.name}_{num_classes}")
