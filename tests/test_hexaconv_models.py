@@ -72,3 +72,11 @@ def test_new_head_shares_the_body_and_fine_tunes(variant, images, tmp_path):
     checkpoint.save(model, tmp_path, card="")
     again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
     np.testing.assert_allclose(ops.convert_to_numpy(again(images)), ops.convert_to_numpy(model(images)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["z2", "hex", "p6", "p6m"])
+def test_exports_to_litert_with_builtin_ops(variant, images, tmp_path):
+    from zoo import export
+
+    report = export.to_litert(hexaconv_resnet(variant, **SMALL), tmp_path / "m.tflite", samples=images)
+    assert "CONV_2D" in report.ops and report.max_abs_error < 1e-5
