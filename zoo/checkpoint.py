@@ -37,7 +37,8 @@ def save(model, folder, card):
     folder.mkdir(parents=True, exist_ok=True)
     config = model_config(model)
     rebuilt = keras.saving.deserialize_keras_object(copy.deepcopy(config))  # it consumes its argument
-    rebuilt.set_weights(model.get_weights())
+    for layer in model.layers:  # layer by layer: a compiled model also holds metric variables
+        rebuilt.get_layer(layer.name).set_weights(layer.get_weights())
     (folder / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     rebuilt.save_weights(folder / WEIGHTS)
     (folder / CARD).write_text(card)
