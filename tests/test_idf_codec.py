@@ -138,3 +138,17 @@ def test_table_bank_costs_under_a_tenth_of_a_percent():
         symbols, outside = tables.to_symbols(x[index] - base[index], low, len(counts) - 1)
         table_bits += np.sum(-np.log2(counts[symbols] / tables.TOTAL) + 32 * outside)
     assert exact_bits <= table_bits < 1.001 * exact_bits
+
+
+def test_checkpoint_of_a_compiled_trained_flow_reloads(tmp_path):
+    """A compiled flow also holds metric variables; the checkpoint must hold the layers' weights only."""
+    from zoo import checkpoint
+    from zoo.idf.recipes import CIFAR10_RECIPE
+
+    flow = IntegerDiscreteFlow(width=8, flows_per_level=1, mixtures=2)
+    flow.compile(optimizer="adam", loss=CIFAR10_RECIPE.loss, metrics=list(CIFAR10_RECIPE.metrics))
+    images = RNG.integers(0, 256, (8, 32, 32, 3)).astype(np.uint8)
+    flow.fit(images, np.zeros(8), batch_size=4, epochs=1, verbose=0)
+    checkpoint.save(flow, tmp_path, card="")
+    again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
+    np.testing.assert_array_equal(np.asarray(again(images)), np.asarray(flow(images)))
