@@ -50,7 +50,8 @@ def test_loads_offline_and_matches_its_builder(name, monkeypatch, tmp_path):
     built = json.loads(json.dumps(checkpoint.model_config(registry.spec(name).builder())))  # tuples -> lists
     assert built == config
     # saved, reloaded: identical outputs
-    inputs = np.random.default_rng(0).integers(0, 256, (4, *model.input_shape[1:])).astype(model.input.dtype)
+    shape = getattr(model, "image_shape", None) or model.input_shape[1:]  # every zoo model takes uint8 images
+    inputs = np.random.default_rng(0).integers(0, 256, (4, *shape)).astype("uint8")
     checkpoint.save(model, tmp_path, card="")
     again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
     np.testing.assert_array_equal(model.predict(inputs, verbose=0), again.predict(inputs, verbose=0))

@@ -2,9 +2,15 @@
 
 Registered with `zoo.export`, so `zoo export idf-cifar10 idf.tflite` (or
 `zoo.export.to_litert(model, path, samples=images)`) writes both and checks
-them on the samples: latents and images must equal Keras's exactly, except at
-a small, reported share of elements where LiteRT's float kernels land on the
-other side of a rounding boundary (`ALLOWED_MISMATCH`).
+them on the samples: latents and images should equal Keras's integers, and
+the report gives the share of elements that do not. LiteRT's float kernels
+sum in another order than TensorFlow's, so a coupling's translation that lies
+within a rounding error of n + 1/2 can round the other way, and the change
+propagates through later couplings. For idf-cifar10 that is a fraction of a
+percent of the latents (see the README), so a LiteRT forward pass is not
+interchangeable with the Python codec's: decode a stream with the
+implementation that encoded it. `ALLOWED_MISMATCH` bounds the share an export
+accepts; beyond it the export fails.
 """
 
 import tensorflow as tf
@@ -12,7 +18,7 @@ import tensorflow as tf
 from zoo import export
 from zoo.idf.model import IntegerDiscreteFlow
 
-ALLOWED_MISMATCH = 1e-3
+ALLOWED_MISMATCH = 0.01
 
 
 @export.register_signatures(IntegerDiscreteFlow)
