@@ -34,6 +34,13 @@ def support_mask(rows, cols):
     return lattice.hexagon_mask(min(rows, cols) // 2, rows, cols)
 
 
+def _on_support(y):
+    """`y` (B, R, C, ...) with every cell outside the hexagonal support set to 0."""
+    rows, cols = y.shape[1], y.shape[2]
+    mask = support_mask(rows, cols).astype("float32").reshape((1, rows, cols) + (1,) * (len(y.shape) - 3))
+    return y * ops.convert_to_tensor(mask, y.dtype)
+
+
 class _HexConvBase(keras.layers.Layer):
     order = 1  # output group size; 1 = planar
 
@@ -55,7 +62,6 @@ class _HexConvBase(keras.layers.Layer):
         )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias") if self.use_bias else None
         self._gather = self._expansion_index()
-        self._support = support_mask(input_shape[1], input_shape[2]).astype("float32")
 
     def _initializer(self):
         base, taps = self.kernel_initializer, int(self._taps.sum())
@@ -99,8 +105,7 @@ class _HexConvBase(keras.layers.Layer):
             y = ops.reshape(y, (-1, rows, cols, self.order, self.filters))
         if self.bias is not None:
             y = y + self.bias
-        support = ops.reshape(ops.convert_to_tensor(self._support), (1, rows, cols) + (1,) * (len(y.shape) - 3))
-        return y * support
+        return _on_support(y)
 
     def compute_output_shape(self, input_shape):
         b, rows, cols = input_shape[:3]
@@ -166,10 +171,7 @@ class HexBatchNormalization(keras.layers.BatchNormalization):
         super().__init__(**kwargs)
 
     def call(self, x, training=None):
-        y = super().call(x, training=training)
-        rows, cols = x.shape[1], x.shape[2]
-        support = support_mask(rows, cols).astype("float32").reshape((1, rows, cols) + (1,) * (len(x.shape) - 3))
-        return y * ops.convert_to_tensor(support, y.dtype)
+        return _on_support(super().call(x, training=training))
 
 
 @_serializable
@@ -190,10 +192,7 @@ class HexMaxPooling(keras.layers.Layer):
         pad = [(0, 0), (1, 1), (1, 1)] + [(0, 0)] * (len(x.shape) - 3)
         padded = ops.pad(x, pad)  # zeros, like the cells outside the support, so every border looks alike
         shifted = [padded[:, 1 + dr : 1 + dr + rows, 1 + dc : 1 + dc + cols] for dr, dc in self._NEIGHBOURS]
-        pooled = ops.max(ops.stack(shifted, axis=0), axis=0)[:, ::2, ::2]
-        support = support_mask(pooled.shape[1], pooled.shape[2]).astype("float32")
-        support = support.reshape((1, *support.shape) + (1,) * (len(x.shape) - 3))
-        return pooled * ops.convert_to_tensor(support, pooled.dtype)
+        return _on_support(ops.max(ops.stack(shifted, axis=0), axis=0)[:, ::2, ::2])
 
     def compute_output_shape(self, input_shape):
         b, rows, cols, *rest = input_shape
