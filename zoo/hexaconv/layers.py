@@ -191,8 +191,10 @@ class HexMaxPooling(keras.layers.Layer):
             raise ValueError(f"HexMaxPooling needs rows and cols of the form 4n + 1, got {rows}x{cols}")
         pad = [(0, 0), (1, 1), (1, 1)] + [(0, 0)] * (len(x.shape) - 3)
         padded = ops.pad(x, pad)  # zeros, like the cells outside the support, so every border looks alike
-        shifted = [padded[:, 1 + dr : 1 + dr + rows, 1 + dc : 1 + dc + cols] for dr, dc in self._NEIGHBOURS]
-        return _on_support(ops.max(ops.stack(shifted, axis=0), axis=0)[:, ::2, ::2])
+        pooled = padded[:, 1 : 1 + rows, 1 : 1 + cols]
+        for dr, dc in self._NEIGHBOURS[1:]:  # a running maximum: no stack of seven copies
+            pooled = ops.maximum(pooled, padded[:, 1 + dr : 1 + dr + rows, 1 + dc : 1 + dc + cols])
+        return _on_support(pooled[:, ::2, ::2])
 
     def compute_output_shape(self, input_shape):
         b, rows, cols, *rest = input_shape
