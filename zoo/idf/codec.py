@@ -217,9 +217,7 @@ def _grouped(keys):
 
 def _encode_segment(values, low, width, keys, models, coder):
     """Push `values` so that `_decode_segment` pops them: symbols grouped by model, then escaped raw values."""
-    symbols = values - low
-    outside = (symbols < 0) | (symbols >= width)
-    symbols = np.where(outside, width, symbols).astype(np.int32)
+    symbols, outside = tables.to_symbols(values, low, width)
     if outside.any():  # decoded last, so pushed first
         shifted = values[outside] + tables.RAW_OFFSET
         if shifted.min() < 0 or shifted.max() >= 1 << 32:

@@ -34,11 +34,6 @@ def mixture_discretized_logistic_logp(x, means, log_scales, logits):
     return ops.logsumexp(component + ops.log_softmax(logits, axis=-1), axis=-1)
 
 
-def logistic_cdf(x, mean, log_scale):
-    """P(X <= x) of the continuous logistic; the discretized CDF at k is this at k + 1/2."""
-    return ops.sigmoid((x - mean) * ops.exp(-log_scale))
-
-
 def _log1mexp(d):
     """log(1 - exp(-d)) for d > 0, accurate for small and large d.
 
