@@ -111,6 +111,16 @@ def test_planar_hexconv_is_a_masked_conv2d():
     np.testing.assert_allclose(ops.convert_to_numpy(y), ref, atol=1e-5)
 
 
+def test_hex_max_pooling_is_the_max_over_seven_neighbours_on_the_coarse_lattice():
+    x = ops.convert_to_numpy(_hexagon_image(channels=2, group=6))
+    padded = np.pad(x, [(0, 0), (1, 1), (1, 1), (0, 0), (0, 0)])
+    neighbours = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0), (-1, 1), (1, -1)]
+    full = np.max([padded[:, 1 + dr : 1 + dr + SIZE, 1 + dc : 1 + dc + SIZE] for dr, dc in neighbours], axis=0)
+    coarse = SIZE // 2 + 1
+    expected = full[:, ::2, ::2] * support_mask(coarse, coarse)[None, :, :, None, None]
+    np.testing.assert_array_equal(ops.convert_to_numpy(HexMaxPooling()(x)), expected)
+
+
 def test_group_axis_mismatch_is_refused():
     with pytest.raises(ValueError, match="takes group axis 6, got 12"):
         P6GroupConv(3)(_hexagon_image(group=12))

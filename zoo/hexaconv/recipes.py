@@ -35,8 +35,8 @@ def _recipe(dataset, size, epochs, batch_size, examples):
     )
 
 
-AID_RECIPE = _recipe("aid64", 64, epochs=30, batch_size=32, examples=8_000)
-CIFAR10_RECIPE = _recipe("cifar10", 32, epochs=15, batch_size=64, examples=50_000)
+AID_RECIPE = _recipe("aid64", 64, epochs=20, batch_size=32, examples=8_000)
+CIFAR10_RECIPE = _recipe("cifar10", 32, epochs=10, batch_size=64, examples=50_000)
 
 _DESCRIPTIONS = {
     "z2": "square convolutions on the square image (the baseline)",
