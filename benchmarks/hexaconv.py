@@ -2,8 +2,8 @@
 
 1. Forward time of HexConv2D, P6GroupConv and P6MGroupConv (lifting and
    group-to-group) against a plain Conv2D with the same input and the same
-   number of output channels, and, if it is installed, keras-hexagdly's
-   hexagonal convolution of that size as a peer.
+   number of output channels, and, if it is installed (`pip install
+   keras-hexagdly`), keras-hexagdly's hexagonal convolution of that size as a peer.
 2. Per registered HexaConv model: free parameters, the published test
    accuracy (if trained) and training throughput.
 3. Robustness (with --robustness): accuracy of each trained AID model on the
@@ -54,17 +54,18 @@ def layer_table(size, batch, channels, filters, repeats):
         ("P6MGroupConv, lifting", P6MGroupConv(filters), planar, 12 * filters),
         ("P6MGroupConv, p6m -> p6m", P6MGroupConv(filters), rng.normal(size=(batch, size, size, 12, channels)).astype("float32"), 12 * filters),
     ]
+    try:
+        import keras_hexagdly
+    except ImportError:
+        peer = "keras-hexagdly is not installed (pip install keras-hexagdly): no peer row"
+    else:  # the same 7-cell hexagonal kernel (one ring) on offset-coordinate storage of the same size
+        cases.insert(1, ("keras-hexagdly Conv2d (peer)", keras_hexagdly.Conv2d(filters, kernel_size=1), planar, filters))
+        peer = f"peer: keras-hexagdly {keras_hexagdly.__version__}, Conv2d(filters, kernel_size=1) (7 cells)"
     for name, layer, x, outputs in tqdm(cases, desc="layers"):
         flat_in = x.reshape(batch, size, size, -1)
         conv = keras.layers.Conv2D(outputs, 3, padding="same")
         ours, base = _seconds(layer, x, repeats), _seconds(conv, flat_in, repeats)
         rows.append((name, f"{tuple(x.shape[1:])} -> {outputs} ch", ours * 1e3, base * 1e3, ours / base))
-    try:
-        import keras_hexagdly  # noqa: F401
-    except ImportError:
-        peer = "keras-hexagdly is not installed (pip install keras-hexagdly): no peer row"
-    else:
-        peer = "keras-hexagdly installed: peer rows are not wired in yet"
     return rows, peer
 
 
