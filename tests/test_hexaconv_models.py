@@ -1,7 +1,9 @@
 """HexaConv classifiers: equal parameter budgets, exact invariance of p6 / p6m logits, save and reload."""
 
+import keras
 import numpy as np
 import pytest
+from conftest import needs_data
 from keras import ops
 
 from zoo import checkpoint
@@ -80,3 +82,26 @@ def test_exports_to_litert_with_builtin_ops(variant, images, tmp_path):
 
     report = export.to_litert(hexaconv_resnet(variant, **SMALL), tmp_path / "m.tflite", samples=images)
     assert "CONV_2D" in report.ops and report.max_abs_error < 1e-5
+
+
+@needs_data
+def test_pretrained_p6_aid_gets_a_new_head_and_fine_tunes(tmp_path):
+    import zoo
+    from zoo import data
+    from zoo.hexaconv.models import with_new_head
+
+    base = zoo.load("hexaconv-p6-aid")
+    stem = base.get_layer("hex_classifier").get_layer("stem")
+    pretrained = stem.kernel.numpy().copy()
+    model = with_new_head(base, num_classes=5)
+    assert model.output_shape == (None, 5)
+    # a new 5-class task: AID's first five scene classes, a few training images of each
+    pairs = [(x, y) for x, y in data.load("aid64", "train").take(400).as_numpy_iterator() if y < 5][:20]
+    images, labels = np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    history = model.fit(images, labels, epochs=5, batch_size=10, verbose=0).history["loss"]
+    assert history[-1] < history[0]  # it learns the new classes
+    assert not np.array_equal(stem.kernel.numpy(), pretrained)  # the pretrained body is fine-tuned too
+    checkpoint.save(model, tmp_path, card="")
+    again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
+    np.testing.assert_allclose(ops.convert_to_numpy(again(images)), ops.convert_to_numpy(model(images)), rtol=1e-5, atol=1e-6)
