@@ -1,5 +1,8 @@
 """Draw a HexaConv model's first-layer filters as hexagons, and an input image beside its hexagonal resampling.
 
+For p6 / p6m models each row is one learned filter followed by the copies the
+group convolution applies (rotated by 60 degrees each step; then mirrored).
+
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python scripts/plot_hexaconv.py hexaconv-p6-aid -o docs/hexaconv-p6-aid.png
     python scripts/plot_hexaconv.py hexaconv-p6-aid --untrained -o /tmp/filters.png   # random filters
@@ -43,18 +46,20 @@ def main(argv=None):
     parser.add_argument("name", help="a hexaconv-* model with a hexagonal stem (hex, p6 or p6m)")
     parser.add_argument("-o", "--output", required=True, help="PNG file to write")
     parser.add_argument("--untrained", action="store_true", help="draw a freshly initialised model")
-    parser.add_argument("--filters", type=int, default=8, help="how many first-layer filters to draw")
+    parser.add_argument("--filters", type=int, default=4, help="how many first-layer filters to draw")
     args = parser.parse_args(argv)
 
     spec = registry.spec(args.name)
     model = zoo.load(args.name, pretrained=not args.untrained)
     stem = model.get_layer("hex_classifier").get_layer("stem")
-    kernel = np.asarray(stem.kernel)[:, :, 0] * stem._taps[:, :, None, None]  # (k, k, 3, filters)
-    tiles = []
-    for f in range(min(args.filters, kernel.shape[-1])):
-        taps = kernel[..., f]
-        scaled = 0.5 + 0.5 * taps / (np.abs(taps).max() + 1e-12)
-        tiles.append(draw_hex_map(np.where(stem._taps[..., None] > 0, scaled, 1.0), spacing=28))
+    bank = np.asarray(stem.expanded_kernel())  # (k, k, 3, order * filters): each filter in every orientation
+    order, filters = stem.order, stem.filters
+    grid = []  # one row per filter (p6 / p6m: its rotated and mirrored copies side by side)
+    shown = range(min(args.filters, filters)) if order > 1 else [range(min(args.filters, filters))]
+    for row in shown:
+        columns = [h * filters + row for h in range(order)] if order > 1 else list(row)
+        scale = np.abs(bank[..., columns]).max() + 1e-12
+        grid.append([draw_hex_map(np.where(stem._taps[..., None] > 0, 0.5 + 0.5 * bank[..., c] / scale, 1.0), 28) for c in columns])
 
     images, _ = export.sample_inputs(spec, 1)
     radius = model.get_layer("to_hex").radius
@@ -64,17 +69,18 @@ def main(argv=None):
     original = Image.fromarray(images[0]).resize((resampled.height, resampled.height), Image.NEAREST)
 
     gap = 10
-    row_width = sum(t.width for t in tiles) + gap * (len(tiles) - 1)
-    width = max(row_width, original.width + resampled.width + gap)
-    canvas = Image.new("RGB", (width, tiles[0].height + original.height + 3 * gap), "white")
-    x = 0
-    for tile in tiles:
-        canvas.paste(tile, (x, 0))
-        x += tile.width + gap
-    canvas.paste(original, (0, tiles[0].height + 2 * gap))
-    canvas.paste(resampled, (original.width + gap, tiles[0].height + 2 * gap))
+    tile_w, tile_h = grid[0][0].size
+    grid_w = max(len(r) for r in grid) * (tile_w + gap)
+    grid_h = len(grid) * (tile_h + gap)
+    canvas = Image.new("RGB", (max(grid_w, original.width + resampled.width + gap), grid_h + original.height + gap), "white")
+    for i, row in enumerate(grid):
+        for j, tile in enumerate(row):
+            canvas.paste(tile, (j * (tile_w + gap), i * (tile_h + gap)))
+    canvas.paste(original, (0, grid_h + gap))
+    canvas.paste(resampled, (original.width + gap, grid_h + gap))
     canvas.save(args.output)
-    print(f"wrote {args.output}: {len(tiles)} first-layer filters of {args.name}; an input image and its hexagonal resampling")
+    what = f"{len(grid)} first-layer filters, each in its {order} orientations (rows)" if order > 1 else f"{len(grid[0])} first-layer filters"
+    print(f"wrote {args.output}: {what} of {args.name}; an input image and its hexagonal resampling")
 
 
 if __name__ == "__main__":
