@@ -1,0 +1,29 @@
+"""The scripts in benchmarks/ and scripts/ on tiny inputs: every row or panel is there and sane."""
+
+import importlib.util
+
+from PIL import Image
+
+from zoo.paths import REPO_ROOT
+
+
+def _script(name, folder="benchmarks"):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_hexaconv_layer_table_times_every_layer_and_the_peer():
+    rows, peer = _script("hexaconv").layer_table(size=9, batch=2, channels=2, filters=3, repeats=1)
+    names = [row[0] for row in rows]
+    assert names[:2] == ["HexConv2D", "keras-hexagdly Conv2d (peer)"] and len(rows) == 6
+    assert "keras-hexagdly 0.7" in peer
+    assert all(ours > 0 and base > 0 and ratio > 0 for _, _, ours, base, ratio in rows)
+
+
+def test_filter_plot_draws_every_orientation_of_each_filter(tmp_path):
+    out = tmp_path / "filters.png"
+    _script("plot_hexaconv", "scripts").main(["hexaconv-p6m-aid", "--untrained", "--filters", "2", "-o", str(out)])
+    picture = Image.open(out)
+    assert picture.mode == "RGB" and picture.width > 12 * 28 * 2  # 12 hexagon tiles a row, each > 2 cells wide
