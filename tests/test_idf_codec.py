@@ -7,6 +7,7 @@ from conftest import needs_data
 import zoo
 from zoo import data, manifest
 from zoo.idf import Codec, CodecError, IntegerDiscreteFlow, compress, decompress
+from zoo.idf.codec import _Header
 
 RNG = np.random.default_rng(0)
 
@@ -49,7 +50,8 @@ def test_round_trip_on_cifar10_test_images(codec):
 def test_batch_payload_is_within_one_percent_of_the_ideal_bits(codec):
     images = np.stack([_smooth((32, 32, 3)) + RNG.integers(0, 8, (32, 32, 3)).astype(np.uint8) for _ in range(64)])
     ideal_bits = float(np.sum(codec.flow(images))) * images[0].size
-    payload_bits = (len(codec.compress(images)) - 27) * 8  # less the header
+    stream = codec.compress(images)
+    payload_bits = (len(stream) - _Header.parse(stream).size - 4) * 8  # less the header and the CRC
     assert payload_bits < 1.01 * ideal_bits
     assert payload_bits > 0.99 * ideal_bits  # and not better than possible: the model is the code
 
@@ -82,6 +84,20 @@ def test_foreign_streams_are_rejected(codec):
         codec.decompress(b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(CodecError, match="expected bytes"):
         codec.decompress(np.zeros(10))
+    with pytest.raises(CodecError, match="format version 1 is not supported"):
+        codec.decompress(b"ZI\x01" + stream[2:])  # a stream of the first, 27-byte-header format
+    with pytest.raises(CodecError, match="cannot be recorded"):
+        Codec(other, "IDF Cifar")
+
+
+def test_header_of_one_cifar_image_is_22_bytes_and_parses_back(codec):
+    header = _Header("idf-cifar10", b"\x01\x02\x03\x04", 0, 32, 32, 3, False)
+    packed = header.pack()
+    assert len(packed) + 4 == 22  # with the CRC32: magic 1, version 1, name 9, tag 4, flags 1, H 1, W 1
+    again = _Header.parse(packed + bytes(4))
+    assert (again.name, again.tag, again.n, again.h, again.w, again.c, again.stored) == ("idf-cifar10", header.tag, 0, 32, 32, 3, False)
+    batch = _Header.parse(_Header("a.b_c-9", b"tag!", 300, 1, 70000, 1, True).pack() + bytes(4))
+    assert (batch.name, batch.n, batch.h, batch.w, batch.c, batch.stored) == ("a.b_c-9", 300, 1, 70000, 1, True)
 
 
 @pytest.mark.parametrize("images, message", [

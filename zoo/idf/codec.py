@@ -4,7 +4,7 @@ Any uint8 image (H, W, C) with C in {1, 3}, or a batch (N, H, W, C), becomes
 one byte stream. Images are edge-padded to multiples of the model's input size
 and cut into tiles; grayscale is coded as three equal channels. The stream:
 
-    magic "ZI" | version | model name | 4-byte weights tag | N, H, W (varints) | mode+C | CRC32 | body
+    magic "Z" | version | model name | 4-byte weights tag | flags | H, W, N | CRC32 | body
 
 The body is the rANS words, or, in the rare case where that would be larger
 (a tiny image padded to a whole tile), the raw pixels ("stored" mode). The CRC32 covers the header and the original pixels and is checked after
@@ -30,8 +30,8 @@ from keras import ops
 from zoo.errors import ZooError
 from zoo.idf import tables
 
-MAGIC = b"ZI"
-VERSION = 1
+MAGIC = b"Z"
+VERSION = 2
 CHUNK = 128  # tiles per model call; encoder and decoder use the same chunks, so their floats agree
 
 _family = constriction.stream.model.Categorical(perfect=False)
@@ -57,6 +57,7 @@ class Codec:
     """Codes images with one `IntegerDiscreteFlow`; `name` is what streams record to find it again."""
 
     def __init__(self, flow, name):
+        _name_number(name)  # refuse a name the header cannot record before coding anything
         self.flow, self.name = flow, name
         digest = hashlib.sha256()
         for w in flow.get_weights():
@@ -281,43 +282,65 @@ def _untile(tiles, shape):
 
 
 class _Header:
-    """The stream's header: n = 0 records that a single (H, W, C) image was given."""
+    """The stream's header, 22 bytes for one 32x32 RGB image; n = 0 records that a single (H, W, C) image was given.
 
-    STORED = 0x80  # flag in the channels byte: the body is raw pixels
+        magic "Z" | version | model name (base-40 digits, varint) | 4-byte weights tag
+        | flags (RGB, stored, batch) | H, W (varints) | N (varint, batches only)
+    """
+
+    RGB, STORED, BATCH = 1, 2, 4  # flag bits
 
     def __init__(self, name, tag, n, h, w, c, stored, size=None):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
         self.stored, self.size = stored, size
 
     def pack(self):
-        name = self.name.encode("ascii")
-        return (
-            MAGIC + bytes([VERSION, len(name)]) + name + self.tag
-            + _varint(self.n) + _varint(self.h) + _varint(self.w) + bytes([self.c | (self.STORED if self.stored else 0)])
-        )
+        flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
+        shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
+        return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
     @classmethod
     def parse(cls, data):
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise CodecError(f"expected bytes, got {type(data).__name__}")
         data = bytes(data)
-        if data[:2] != MAGIC:
+        if data[:1] != MAGIC:
             raise CodecError("not a zoo IDF stream (bad magic)")
         try:
-            if data[2] != VERSION:
-                raise CodecError(f"stream format version {data[2]} is not supported (this zoo reads {VERSION})")
-            end = 4 + data[3]
-            name = data[4:end].decode("ascii")
-            tag = data[end : end + 4]
-            n, pos = _read_varint(data, end + 4)
-            h, pos = _read_varint(data, pos)
+            version = data[2] if data[1:2] == b"I" else data[1]  # format 1 began with "ZI", then its version
+            if version != VERSION:
+                raise CodecError(f"stream format version {version} is not supported (this zoo reads {VERSION})")
+            number, pos = _read_varint(data, 2)
+            name = _number_name(number)
+            tag, flags = data[pos : pos + 4], data[pos + 4]
+            h, pos = _read_varint(data, pos + 5)
             w, pos = _read_varint(data, pos)
-            c, stored = data[pos] & ~cls.STORED, bool(data[pos] & cls.STORED)
+            n, pos = _read_varint(data, pos) if flags & cls.BATCH else (0, pos)
         except (IndexError, UnicodeDecodeError):
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
-        if len(tag) != 4 or c not in (1, 3) or h == 0 or w == 0 or len(data) < pos + 5:
+        if flags >= 8 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4:
             raise CodecError("stream is truncated or corrupted (invalid header)")
-        return cls(name, tag, n, h, w, c, stored, size=pos + 1)
+        return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos)
+
+
+_NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._"  # digit 0 ends a name: 40 symbols
+
+
+def _name_number(name):
+    """A model name as one integer of base-40 digits (idf-cifar10: 9 bytes as a varint, 12 as ASCII)."""
+    if not name or any(ch not in _NAME_ALPHABET for ch in name):
+        raise CodecError(f"model name {name!r} cannot be recorded: use lower-case letters, digits, '-', '.', '_'")
+    return sum((_NAME_ALPHABET.index(ch) + 1) * 40**i for i, ch in enumerate(name))
+
+
+def _number_name(number):
+    chars = []
+    while number:
+        number, digit = divmod(number, 40)
+        if digit == 0:
+            raise CodecError("stream is truncated or corrupted (invalid model name)")
+        chars.append(_NAME_ALPHABET[digit - 1])
+    return "".join(chars)
 
 
 def _varint(value):
