@@ -73,7 +73,7 @@ def test_unknown_strategy():
         training.make_strategy("tpu")
 
 
-def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path):
+def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path, monkeypatch):
     model, _ = training.train(TINY, epochs=1, workdir=tmp_path / "first")  # publishes into the isolated hub
     seen = []
 
@@ -84,3 +84,18 @@ def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path):
     training.train(TINY, epochs=1, workdir=tmp_path / "second", publish=False, from_pretrained=True, callbacks=[_First()])
     for start, trained in zip(seen[0], model.get_weights()):
         np.testing.assert_allclose(start, trained, rtol=1e-6)
+
+    commands = []  # the command it would publish chains the one that made its starting checkpoint
+    monkeypatch.setattr(training, "publish_if_better", lambda model, spec, metrics, command, **kw: commands.append(command))
+    training.train(TINY, epochs=1, workdir=tmp_path / "third", from_pretrained=True, command="zoo train tiny --epochs 1")
+    assert commands == ["zoo train tiny-mlp-synthetic && zoo train tiny --epochs 1"]
+
+
+def test_the_optimizer_is_made_for_the_run_s_total_steps(isolated, tmp_path):
+    import dataclasses
+
+    asked = []
+    recipe = dataclasses.replace(TINY.recipe, optimizer=lambda total: asked.append(total) or keras.optimizers.SGD(0.1))
+    spec = dataclasses.replace(TINY, recipe=recipe)
+    training.train(spec, epochs=3, steps_per_epoch=5, workdir=tmp_path, publish=False)
+    assert asked == [15]  # so a schedule decays over the epochs asked for, not the recipe's

@@ -38,6 +38,6 @@ TINY = ModelSpec(
         batch_size=32,
         loss="sparse_categorical_crossentropy",
         metric="accuracy",
-        optimizer=lambda: keras.optimizers.SGD(0.1),
+        optimizer=lambda total_steps: keras.optimizers.SGD(0.1),
     ),
 )

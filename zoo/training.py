@@ -34,6 +34,8 @@ class Recipe:
 
     `metric` names the entry of `model.evaluate(..., return_dict=True)` that is
     published and decides whether a new checkpoint replaces the old one.
+    `optimizer(total_steps)` makes the optimizer for a run of that many steps,
+    so a learning-rate schedule spans the run whatever `--epochs` says.
     """
 
     dataset: str
@@ -41,7 +43,7 @@ class Recipe:
     batch_size: int
     loss: Any
     metric: str
-    optimizer: Callable[[], keras.optimizers.Optimizer] = lambda: keras.optimizers.Adam(1e-3)
+    optimizer: Callable[[int], keras.optimizers.Optimizer] = lambda total_steps: keras.optimizers.Adam(1e-3)
     metrics: tuple = ("accuracy",)
     higher_is_better: bool = True
     train_split: str = "train"
@@ -143,11 +145,14 @@ def train(
 
     global_batch = (batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
     train_ds = recipe.pipeline(recipe.train_split, global_batch, training=True, data_dir=data_dir)
+    epochs = epochs or recipe.epochs
+    steps_per_epoch = steps_per_epoch or int(train_ds.cardinality())
     with strategy.scope():
         model = spec.builder()
         if from_pretrained:
             model.load_weights(hub.fetch(spec.name).files[checkpoint.WEIGHTS])
-        model.compile(optimizer=recipe.optimizer(), loss=recipe.loss, metrics=list(recipe.metrics))
+            started_from = manifest.entry(spec.name)
+        model.compile(optimizer=recipe.optimizer(epochs * steps_per_epoch), loss=recipe.loss, metrics=list(recipe.metrics))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
@@ -155,8 +160,8 @@ def train(
     ]
     model.fit(
         train_ds.repeat(),
-        epochs=epochs or recipe.epochs,
-        steps_per_epoch=steps_per_epoch or int(train_ds.cardinality()),
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles, with the recipe's seed
         verbose=1 if sys.stdout.isatty() else 2,
@@ -168,6 +173,8 @@ def train(
         return model, None
     metrics = evaluate(model, spec, data_dir=data_dir)
     command = command or f"zoo train {spec.name}"
+    if from_pretrained:  # the checkpoint it started from is part of how to reproduce it
+        command = f"{started_from['commands']['train']} && {command}"
     publish_if_better(model, spec, metrics, command, data_dir=data_dir)
     return model, metrics
 
@@ -203,7 +210,7 @@ def publish_if_better(model, spec, metrics, command, data_dir=None):
     card = _model_card(spec, repo_id, dataset, metrics, commands)
     folder = checkpoint.save(model, paths.LOCAL_HUB / repo_id, card)
     files = manifest.describe_files(folder)
-    history = (old or {}).get("history", []) + [{"date": today, "metrics": metrics, "files": files}]
+    history = (old or {}).get("history", []) + [{"date": today, "metrics": metrics, "files": files, "command": command}]
     manifest.write_entry(
         spec.name,
         {

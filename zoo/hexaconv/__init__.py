@@ -17,6 +17,7 @@ from zoo.hexaconv.layers import (
     support_mask,
 )
 from zoo.hexaconv import recipes  # noqa: F401  (registers the models)
+from zoo.hexaconv.models import free_parameters, hexaconv_resnet, with_new_head
 from zoo.hexaconv.resample import SquareToHex, hex_to_square, square_to_hex
 from zoo.hexaconv.transforms import mirror, rotate60
 
@@ -28,10 +29,13 @@ __all__ = [
     "P6GroupConv",
     "P6MGroupConv",
     "SquareToHex",
+    "free_parameters",
+    "hexaconv_resnet",
     "hex_to_square",
     "kernel_mask",
     "mirror",
     "rotate60",
     "square_to_hex",
     "support_mask",
+    "with_new_head",
 ]

@@ -22,21 +22,20 @@ def _translate(size):
     return augment
 
 
-def _recipe(dataset, size, epochs, batch_size, examples):
-    steps = epochs * (examples // batch_size)
+def _recipe(dataset, size, epochs, batch_size):
     return Recipe(
         dataset=dataset,
         epochs=epochs,
         batch_size=batch_size,
         loss="sparse_categorical_crossentropy",
         metric="accuracy",
-        optimizer=lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.02)),
+        optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps, alpha=0.02)),
         augment=_translate(size),
     )
 
 
-AID_RECIPE = _recipe("aid64", 64, epochs=20, batch_size=32, examples=8_000)
-CIFAR10_RECIPE = _recipe("cifar10", 32, epochs=10, batch_size=64, examples=50_000)
+AID_RECIPE = _recipe("aid64", 64, epochs=20, batch_size=32)
+CIFAR10_RECIPE = _recipe("cifar10", 32, epochs=10, batch_size=64)
 
 _DESCRIPTIONS = {
     "z2": "square convolutions on the square image (the baseline)",

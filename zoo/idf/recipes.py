@@ -25,7 +25,7 @@ CIFAR10_RECIPE = Recipe(
     metric="bpd",
     metrics=(bpd,),
     higher_is_better=False,
-    optimizer=lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, 12 * 781, alpha=0.05)),
+    optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.05)),
     augment=_flip,
 )
 
