@@ -27,3 +27,13 @@ def test_filter_plot_draws_every_orientation_of_each_filter(tmp_path):
     _script("plot_hexaconv", "scripts").main(["hexaconv-p6m-aid", "--untrained", "--filters", "2", "-o", str(out)])
     picture = Image.open(out)
     assert picture.mode == "RGB" and picture.width > 12 * 28 * 2  # 12 hexagon tiles a row, each > 2 cells wide
+
+
+def test_robustness_table_has_the_square_column_and_p6_holds_under_rotations():
+    import numpy as np
+
+    images = np.random.default_rng(0).integers(0, 256, (6, 64, 64, 3)).astype("uint8")
+    labels = np.arange(6)
+    rows = dict(_script("hexaconv").robustness_table(["hexaconv-z2-aid", "hexaconv-p6-aid"], images, labels, batch=3))
+    assert all(len(accuracies) == 8 for accuracies in rows.values())  # square image, 6 rotations, mirror
+    assert len(set(rows["hexaconv-p6-aid"][1:7])) == 1  # invariant to every lattice rotation
