@@ -1,9 +1,12 @@
 """Keras against its LiteRT export, per published classifier: agreement, size and speed, in one table.
 
+(Not named litert.py: TensorFlow imports a top-level `litert` module when it is there, and a
+script puts its folder first on the path.)
+
 (Integer flows export `forward`/`inverse` signatures; `zoo export idf-cifar10 idf.tflite` checks those.)
 
 Usage:
-    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/litert.py [--samples 256] [NAME ...]
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/litert_vs_keras.py [--samples 256] [NAME ...]
 """
 
 import argparse
