@@ -10,9 +10,9 @@ propagates through later couplings. For idf-cifar10 that is a fraction of a
 percent of the latents (see the README), so a LiteRT forward pass is not
 interchangeable with the Python codec's: decode a stream with the
 implementation that encoded it. `ALLOWED_MISMATCH` bounds the share an export
-accepts; beyond it the export fails. The flips cluster in a few images (one
-cascades through later couplings), so on the default 16 samples the share of
-z can pass 1% (1.08% for the 3.96-bpd checkpoint; 0.13% over 256 images).
+accepts; beyond it the export fails. The flips cluster in a few images, so
+on the default 16 samples z's share can pass 1% (1.08% for the 3.96-bpd
+checkpoint, 0.13% over 256 images).
 """
 
 import tensorflow as tf
