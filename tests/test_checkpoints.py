@@ -28,6 +28,13 @@ def test_entry_is_complete(name):
     assert item["commands"]["train"].startswith("zoo train ") and item["commands"]["eval"] == f"zoo eval {name}"
     assert item["history"][-1]["metrics"] == item["metrics"]
     assert {"config.json", "model.weights.h5", "README.md"} == set(item["files"])
+    assert re.fullmatch(r"[0-9a-f]{40}", item["code"]["commit"])
+    assert item["selection"] in {"validation", "test"}
+    if item["selection"] == "validation":  # chosen on held-out training data; test measured once, reported
+        recipe = registry.spec(name).recipe
+        assert item["validation"]["split"] == recipe.validation_split and item["dataset"]["split"] == recipe.eval_split
+        assert recipe.metric in item["validation"]["metrics"] and item["code"]["dirty"] is False
+        assert {"epochs", "best_epoch", "wall_clock_s"} <= set(item["training"])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -64,3 +71,4 @@ def test_readme_table_shows_the_manifest_metrics():
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}`")), None)
         assert row is not None, f"README has no catalogue row for {name}"
         assert f"{ENTRIES[name]['metrics'][metric]:.4f}" in row
+        assert f"| {ENTRIES[name]['selection']} |" in row, f"README's row for {name} must say how it was selected"

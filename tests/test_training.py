@@ -1,4 +1,6 @@
-"""The harness: fixed seed, resume after an interruption, publish only what is better."""
+"""The harness: fixed seed, resume after an interruption, choose on validation, publish only what is better."""
+
+import json
 
 import keras
 import numpy as np
@@ -47,25 +49,86 @@ def test_interrupted_run_resumes_from_its_backup(tmp_path):
     assert (tmp_path / "last.weights.h5").exists() and any((tmp_path / "logs").iterdir())
 
 
-def test_train_publishes_then_refuses_a_worse_model(isolated, tmp_path):
+def test_train_publishes_then_only_a_better_validation_metric_replaces_it(isolated, tmp_path):
     model, metrics = training.train(TINY, epochs=3, workdir=tmp_path / "run", command="zoo train tiny-mlp-synthetic")
     item = manifest.entry(TINY.name)
     folder = paths.LOCAL_HUB / item["repo_id"]
     assert manifest.describe_files(folder) == item["files"]
-    assert item["metrics"] == metrics and item["revision"] is None
+    assert item["metrics"] == metrics["test"] and item["revision"] is None
+    assert item["selection"] == "validation"
+    assert item["validation"] == {"name": "synthetic", "split": "train[90%:]", "version": "0", "examples": 52,
+                                  "metrics": metrics["validation"]}
     assert item["dataset"] == {"name": "synthetic", "split": "test", "version": "0", "examples": 512}
     assert item["commands"] == {"train": "zoo train tiny-mlp-synthetic", "eval": f"zoo eval {TINY.name}"}
-    assert f"| accuracy | {metrics['accuracy']} |" in (folder / "README.md").read_text()
+    assert item["code"] == training.code_version() and len(item["code"]["commit"]) == 40
+    assert item["training"]["epochs"] == 3 and 1 <= item["training"]["best_epoch"] <= 3
+    assert item["training"]["wall_clock_s"] > 0
+    card = (folder / "README.md").read_text()
+    assert f"| accuracy | {metrics['test']['accuracy']} | {metrics['validation']['accuracy']} |" in card
 
-    worse = dict(metrics, accuracy=metrics["accuracy"] - 0.01)
-    assert not training.publish_if_better(model, TINY, worse, "zoo train tiny-mlp-synthetic")
+    test, val = metrics["test"], metrics["validation"]
+    better_test_worse_val = dict(accuracy=test["accuracy"] + 0.1, loss=0.0)
+    worse_val = dict(val, accuracy=val["accuracy"] - 0.01)
+    assert not training.publish_if_better(model, TINY, better_test_worse_val, "zoo train x", validation=worse_val)
     assert manifest.entry(TINY.name) == item and manifest.describe_files(folder) == item["files"]
 
-    better = dict(metrics, accuracy=metrics["accuracy"] + 0.01)
-    assert training.publish_if_better(model, TINY, better, "zoo train tiny-mlp-synthetic --epochs 9")
-    assert [h["metrics"]["accuracy"] for h in manifest.entry(TINY.name)["history"]] == [
-        metrics["accuracy"], better["accuracy"]
-    ]
+    better_val = dict(val, accuracy=val["accuracy"] + 0.01)
+    worse_test = dict(test, accuracy=test["accuracy"] - 0.1)
+    assert training.publish_if_better(model, TINY, worse_test, "zoo train x --epochs 9", validation=better_val)
+    history = manifest.entry(TINY.name)["history"]
+    assert [h["validation_metrics"]["accuracy"] for h in history] == [val["accuracy"], better_val["accuracy"]]
+
+
+def test_a_test_selected_entry_is_measured_on_validation_before_it_is_replaced(isolated, tmp_path, monkeypatch):
+    model, metrics = training.train(TINY, epochs=1, workdir=tmp_path / "run")
+    legacy = manifest.entry(TINY.name)
+    del legacy["validation"]
+    legacy["selection"] = "test"
+    manifest.write_entry(TINY.name, legacy)
+    measured = []
+    monkeypatch.setattr(training, "evaluate", lambda m, spec, split=None, **kw: measured.append(split) or
+                        {"accuracy": metrics["validation"]["accuracy"], "loss": 0.0})
+    monkeypatch.setattr("zoo.loading.load", lambda name: model)
+    same = metrics["validation"]
+    assert not training.publish_if_better(model, TINY, metrics["test"], "zoo train x", validation=same)
+    assert measured == ["train[90%:]"]
+
+
+class _WorseAfterFirst(keras.callbacks.Callback):
+    """From the second epoch on, leaves the model after every batch at the first epoch's weights with the
+    head negated: every prediction flips, so those epochs are worse on validation."""
+
+    def __init__(self, kept):
+        super().__init__()
+        self.kept, self.epoch = kept, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.kept:
+            self.kept.append([w.copy() for w in self.model.get_weights()])
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch >= 1:
+            *body, kernel, bias = self.kept[0]
+            self.model.set_weights([*body, -kernel, -bias])
+
+
+def test_the_best_validation_epoch_is_the_result_even_across_a_resume(tmp_path):
+    epochs = _Epochs()
+    kept = []
+    with pytest.raises(RuntimeError, match="interrupted"):
+        training.train(TINY, epochs=4, workdir=tmp_path, publish=False,
+                       callbacks=[_WorseAfterFirst(kept), _StopAt(epoch=2, batch=1)])
+    state = json.loads((tmp_path / "best.json").read_text())
+    assert [e["epoch"] for e in state["epochs"]] == [1, 2] and state["best_epoch"] == 1
+    model, _ = training.train(TINY, epochs=4, workdir=tmp_path, publish=False, callbacks=[_WorseAfterFirst(kept), epochs])
+    assert epochs.seen == [2, 3]
+    state = json.loads((tmp_path / "best.json").read_text())
+    assert [e["epoch"] for e in state["epochs"]] == [1, 2, 3, 4] and state["best_epoch"] == 1
+    for got, want in zip(model.get_weights(), kept[0]):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_unknown_strategy():
@@ -86,7 +149,8 @@ def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path, mon
         np.testing.assert_allclose(start, trained, rtol=1e-6)
 
     commands = []  # the command it would publish chains the one that made its starting checkpoint
-    monkeypatch.setattr(training, "publish_if_better", lambda model, spec, metrics, command, **kw: commands.append(command))
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, **kw: commands.append(command))
     training.train(TINY, epochs=1, workdir=tmp_path / "third", from_pretrained=True, command="zoo train tiny --epochs 1")
     assert commands == ["zoo train tiny-mlp-synthetic && zoo train tiny --epochs 1"]
 

@@ -52,6 +52,8 @@ def _parser():
 
     p = sub.add_parser("eval", help="rerun a pretrained model's evaluation and compare with the manifest")
     p.add_argument("name")
+    p.add_argument("--split", choices=("test", "validation"), default="test",
+                   help="the test split (default) or the validation split carved from the training data")
     p.add_argument("--data-dir", help="tfds data folder (default $ZOO_DATA_DIR)")
     p.add_argument("--batch-size", type=int)
     p.set_defaults(run=_eval)
@@ -78,10 +80,11 @@ def _parser():
 
     p = sub.add_parser(
         "train",
-        help="train a model by its recipe; resumable; publishes to hub/ when it beats the manifest",
-        description="Train NAME by its recipe. Rerunning with the same --workdir resumes from the last backup. "
-        "At the end the model is evaluated on the full test split and, if better than the published "
-        "checkpoint, written to hub/ and weights_manifest.json.",
+        help="train a model by its recipe; resumable; publishes to hub/ when it beats the manifest on validation",
+        description="Train NAME by its recipe on its training split. Rerunning with the same --workdir resumes "
+        "from the last backup. The validation split (carved from the training data) is measured every epoch; "
+        "the best epoch is kept and, if its validation metric beats the published checkpoint's, it is measured "
+        "once on the test split and written to hub/ and weights_manifest.json with the git commit and command.",
     )
     p.add_argument("name")
     p.add_argument("--epochs", type=int, help="default: the recipe's")
@@ -89,7 +92,7 @@ def _parser():
     p.add_argument("--steps-per-epoch", type=int, help="default: the whole training split")
     p.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
                    help="tf.distribute strategy; multi-worker reads TF_CONFIG")
-    p.add_argument("--workdir", help="backups and TensorBoard logs (default runs/NAME)")
+    p.add_argument("--workdir", help="backups, TensorBoard logs and the best epoch's weights (default ./runs/NAME)")
     p.add_argument("--data-dir", help="tfds data folder (default $ZOO_DATA_DIR)")
     p.add_argument("--no-publish", action="store_true", help="train only; do not evaluate or publish")
     p.add_argument("--from-pretrained", action="store_true",
@@ -140,8 +143,10 @@ def _eval(args):
 
     spec = zoo.registry.spec(args.name)
     model = zoo.load(args.name)
-    metrics = training.evaluate(model, spec, data_dir=args.data_dir, batch_size=args.batch_size)
-    published = zoo.info(args.name).get("metrics", {})
+    split = spec.recipe.validation_split if args.split == "validation" else None
+    metrics = training.evaluate(model, spec, data_dir=args.data_dir, batch_size=args.batch_size, split=split)
+    entry = zoo.info(args.name)
+    published = entry.get("validation", {}).get("metrics", {}) if split else entry.get("metrics", {})
     for k, v in metrics.items():
         note = f"  (manifest: {published[k]})" if k in published else ""
         print(f"{k}: {v}{note}")

@@ -1,10 +1,14 @@
 """The training harness every model's recipe plugs into.
 
-`train` builds the model under a `tf.distribute` strategy, fits it with a
-progress bar, TensorBoard logs and resumable backups (kill it and run the same
-command again: it continues from the last backup), evaluates it on the full
-evaluation split and, when the result beats the published one, writes the
-checkpoint into `hub/` and its entry into `weights_manifest.json`.
+`train` builds the model under a `tf.distribute` strategy and fits it on the
+recipe's training split with a progress bar, TensorBoard logs and resumable
+backups (kill it and run the same command again: it continues from the last
+backup). A validation split carved from the training data (the recipe's
+`validation_split`, fixed) is measured after every epoch and is the only thing
+that decides: the epoch with the best validation metric is the run's result,
+and it replaces the published checkpoint only if its validation metric is
+better. The test split is measured once, on that result, and reported. The
+manifest entry records both, the git commit of the code and the exact command.
 
 Example:
     >>> from zoo import registry, training
@@ -16,7 +20,9 @@ import dataclasses
 import datetime
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +39,10 @@ class Recipe:
     """How one model is trained and evaluated.
 
     `metric` names the entry of `model.evaluate(..., return_dict=True)` that is
-    published and decides whether a new checkpoint replaces the old one.
+    published; measured on `validation_split` (carved from the training data,
+    disjoint from `train_split`), it picks the best epoch of a run and decides
+    whether a new checkpoint replaces the old one. `eval_split` (the test
+    split) is measured once per published checkpoint and never decides.
     `optimizer(total_steps)` makes the optimizer for a run of that many steps,
     so a learning-rate schedule spans the run whatever `--epochs` says.
     """
@@ -46,7 +55,8 @@ class Recipe:
     optimizer: Callable[[int], keras.optimizers.Optimizer] = lambda total_steps: keras.optimizers.Adam(1e-3)
     metrics: tuple = ("accuracy",)
     higher_is_better: bool = True
-    train_split: str = "train"
+    train_split: str = "train[:90%]"
+    validation_split: str = "train[90%:]"
     eval_split: str = "test"
     augment: Callable | None = None  # (image, label) -> (image, label), training set only
     seed: int = 0
@@ -62,7 +72,7 @@ class Recipe:
             "name": self.dataset,
             "split": split,
             "version": str(info.version),
-            "examples": info.splits[split].num_examples,
+            "examples": info.splits[split].num_examples,  # tfds resolves slices such as "train[90%:]"
         }
 
     def pipeline(self, split, batch_size, training, data_dir=None):
@@ -122,12 +132,16 @@ def train(
     callbacks=(),
     from_pretrained=False,
 ):
-    """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, eval metrics or None)`.
+    """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
-    Arguments left as None take the recipe's values. Backups, TensorBoard logs
-    and the last weights go to `workdir` (default `runs/<name>`); a second call
-    with the same workdir resumes. With `publish`, the chief worker evaluates on
-    the full evaluation split and publishes the checkpoint if it is better.
+    Arguments left as None take the recipe's values. Backups, TensorBoard logs,
+    the best epoch's weights (by the validation metric) and the last weights go
+    to `workdir` (default `runs/<name>` under the current directory); a second
+    call with the same workdir resumes. The returned model holds the best
+    epoch's weights. With `publish`, the chief worker measures it on the full
+    validation split and, only if that beats the published checkpoint, once on
+    the test split, and publishes it; `metrics` is then
+    `{"validation": ..., "test": ... or None when not published}`.
     `save_freq` is how often to back up ("epoch" or a number of steps);
     `callbacks` are added to Keras's. `from_pretrained` starts from the
     published checkpoint (to keep improving it) instead of a fresh model.
@@ -138,13 +152,18 @@ def train(
     keras.utils.set_random_seed(recipe.seed)
     strategy = make_strategy(strategy)
     is_chief = _is_chief()
-    workdir = Path(workdir or paths.REPO_ROOT / "runs" / spec.name)
+    code = code_version()
+    if code["dirty"]:
+        print(f"Warning: the working tree has uncommitted changes; the manifest will record commit "
+              f"{code['commit']} with dirty: true, and the checkpoint cannot be rebuilt from it.", file=sys.stderr)
+    workdir = Path(workdir or Path("runs") / spec.name)
     if not is_chief:  # workers back up privately; only the chief's files are kept
         workdir = workdir / f"worker-{_task_index()}"
     workdir.mkdir(parents=True, exist_ok=True)
 
     global_batch = (batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
     train_ds = recipe.pipeline(recipe.train_split, global_batch, training=True, data_dir=data_dir)
+    val_ds = recipe.pipeline(recipe.validation_split, global_batch, training=False, data_dir=data_dir)
     epochs = epochs or recipe.epochs
     steps_per_epoch = steps_per_epoch or int(train_ds.cardinality())
     with strategy.scope():
@@ -153,15 +172,18 @@ def train(
             model.load_weights(hub.fetch(spec.name).files[checkpoint.WEIGHTS])
             started_from = manifest.entry(spec.name)
         model.compile(optimizer=recipe.optimizer(epochs * steps_per_epoch), loss=recipe.loss, metrics=list(recipe.metrics))
+    best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
+        best,
         *callbacks,
     ]
     model.fit(
         train_ds.repeat(),
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
+        validation_data=val_ds,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles, with the recipe's seed
         verbose=1 if sys.stdout.isatty() else 2,
@@ -169,66 +191,194 @@ def train(
     if not is_chief:
         return model, None
     model.save_weights(workdir / "last.weights.h5")
+    best.restore(model)
     if not publish:
         return model, None
-    metrics = evaluate(model, spec, data_dir=data_dir)
     command = command or f"zoo train {spec.name}"
     if from_pretrained:  # the checkpoint it started from is part of how to reproduce it
         command = f"{started_from['commands']['train']} && {command}"
-    publish_if_better(model, spec, metrics, command, data_dir=data_dir)
+    run = {
+        "epochs": epochs,
+        "best_epoch": best.best_epoch,
+        "steps_per_epoch": steps_per_epoch,
+        "batch_size": global_batch,
+        "wall_clock_s": round(best.wall_clock_s, 1),
+        "cpu_count": os.cpu_count(),
+    }
+    metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
+    if beats_published(spec, metrics["validation"], data_dir=data_dir):
+        metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
+        publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"], data_dir=data_dir,
+                code=code, run=run)
     return model, metrics
 
 
-def evaluate(model, spec, data_dir=None, batch_size=None):
-    """The recipe's metrics of `model` on the full evaluation split."""
+class BestEpoch(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the best `monitor` (a validation metric) in `workdir`.
+
+    Its state (`best.json`: every epoch's logs and seconds, the best epoch and
+    value) survives an interruption, so a resumed run keeps comparing against
+    the best epoch before it. `restore(model)` loads the best weights.
+    """
+
+    def __init__(self, workdir, monitor, higher_is_better):
+        super().__init__()
+        self.state_path = Path(workdir) / "best.json"
+        self.weights_path = Path(workdir) / "best.weights.h5"
+        self.monitor = monitor
+        self.higher_is_better = higher_is_better
+        self.state = {"monitor": monitor, "best_epoch": None, "best": None, "epochs": []}
+        if self.state_path.exists():
+            self.state = json.loads(self.state_path.read_text())
+
+    @property
+    def best_epoch(self):
+        return self.state["best_epoch"]
+
+    @property
+    def wall_clock_s(self):
+        return sum(e["seconds"] for e in self.state["epochs"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise KeyError(f"{self.monitor!r} is not in the epoch's logs ({', '.join(logs)}); "
+                           "the recipe's metric must be one of the model's compiled metrics")
+        value = float(logs[self.monitor])
+        seconds = time.perf_counter() - self._started
+        self.state["epochs"] = [e for e in self.state["epochs"] if e["epoch"] < epoch + 1]
+        self.state["epochs"].append({"epoch": epoch + 1, "seconds": round(seconds, 2),
+                                     **{k: float(v) for k, v in logs.items()}})
+        best = self.state["best"]
+        if best is None or (value > best if self.higher_is_better else value < best):
+            self.model.save_weights(self.weights_path)
+            self.state.update(best_epoch=epoch + 1, best=value)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1))
+        os.replace(tmp, self.state_path)
+
+    def restore(self, model):
+        if self.weights_path.exists():
+            model.load_weights(self.weights_path)
+
+
+def code_version():
+    """`{"commit", "dirty"}` of the git checkout the zoo runs from (commit None outside a checkout).
+
+    Changes under `hub/`, `runs/` and to the manifest do not count as dirty: a
+    run writes them itself.
+    """
+    root = paths.REPO_ROOT
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": False}
+    ignored = ("hub/", "runs/", "weights_manifest.json")
+    dirty = any(not line[3:].startswith(ignored) for line in changed)
+    return {"commit": commit, "dirty": dirty}
+
+
+def evaluate(model, spec, data_dir=None, batch_size=None, split=None):
+    """The recipe's metrics of `model` on the full `split` (default: the evaluation, i.e. test, split)."""
     recipe = spec.recipe
     if not model.compiled:
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
-    ds = recipe.pipeline(recipe.eval_split, batch_size or recipe.batch_size, training=False, data_dir=data_dir)
+    ds = recipe.pipeline(split or recipe.eval_split, batch_size or recipe.batch_size, training=False, data_dir=data_dir)
     results = model.evaluate(ds, return_dict=True, verbose=1 if sys.stdout.isatty() else 0)
     return {k: round(float(v), 6) for k, v in results.items()}
 
 
-def publish_if_better(model, spec, metrics, command, data_dir=None):
-    """Write the checkpoint into `hub/` and the manifest, unless the published one is as good or better.
+def beats_published(spec, validation, data_dir=None):
+    """Whether validation metrics `validation` beat the published checkpoint's (True when none is published).
 
-    Returns True when it published.
+    A published checkpoint that was selected on the test split (an entry
+    without validation metrics) is measured on the validation split now, so
+    the comparison is like for like.
     """
     recipe = spec.recipe
     old = manifest.entry(spec.name)
-    new_value = metrics[recipe.metric]
-    if old is not None:
-        old_value = old["metrics"][recipe.metric]
-        better = new_value > old_value if recipe.higher_is_better else new_value < old_value
-        if not better:
-            print(f"Not published: {recipe.metric} {new_value} does not beat the published {old_value}.")
-            return False
+    if old is None:
+        return True
+    new_value, old_value = validation[recipe.metric], _published_validation(spec, old, data_dir)[recipe.metric]
+    better = new_value > old_value if recipe.higher_is_better else new_value < old_value
+    if not better:
+        print(f"Not published: validation {recipe.metric} {new_value} does not beat the published {old_value}.")
+    return better
+
+
+def publish_if_better(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None):
+    """`publish_checkpoint` if `beats_published(spec, validation)`; returns True when it published.
+
+    `metrics` are the test split's: reported, never compared.
+    """
+    return beats_published(spec, validation, data_dir) and publish_checkpoint(
+        model, spec, metrics, command, validation=validation, data_dir=data_dir, code=code, run=run
+    )
+
+
+def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None):
+    """Write the checkpoint into `hub/` and its entry into the manifest; returns True.
+
+    `metrics` are the test split's, `validation` the validation split's,
+    `code` is `code_version()` at the start of training (default: now), `run`
+    what the run was (epochs, best epoch, wall clock).
+    """
+    recipe = spec.recipe
+    old = manifest.entry(spec.name)
     repo_id = f"{paths.HUB_ORG}/{spec.name}"
     dataset = recipe.describe(recipe.eval_split, data_dir)
+    held_out = {**recipe.describe(recipe.validation_split, data_dir), "metrics": validation}
     commands = {"train": command, "eval": f"zoo eval {spec.name}"}
     today = datetime.date.today().isoformat()
-    card = _model_card(spec, repo_id, dataset, metrics, commands)
+    code = code or code_version()
+    card = _model_card(spec, repo_id, dataset, metrics, commands, held_out)
     folder = checkpoint.save(model, paths.LOCAL_HUB / repo_id, card)
     files = manifest.describe_files(folder)
-    history = (old or {}).get("history", []) + [{"date": today, "metrics": metrics, "files": files, "command": command}]
+    history = (old or {}).get("history", []) + [
+        {"date": today, "metrics": metrics, "validation_metrics": validation, "files": files, "command": command,
+         "code": code}
+    ]
     manifest.write_entry(
         spec.name,
         {
             "repo_id": repo_id,
             "revision": None,  # set by scripts/publish.py once the Hub has the files
             "files": files,
+            "selection": "validation",
+            "validation": held_out,
             "dataset": dataset,
             "metrics": metrics,
             "commands": commands,
+            "code": code,
+            "training": run or {},
             "history": history,
         },
     )
-    print(f"Published {spec.name}: {recipe.metric} {new_value} -> {folder}")
+    print(f"Published {spec.name}: validation {recipe.metric} {validation[recipe.metric]} (test {metrics[recipe.metric]}) -> {folder}")
     return True
 
 
-def _model_card(spec, repo_id, dataset, metrics, commands):
-    rows = "\n".join(f"| {k} | {v} |" for k, v in metrics.items())
+def _published_validation(spec, entry, data_dir):
+    """The published checkpoint's validation metrics: recorded, or measured now for a test-selected entry."""
+    if "validation" in entry:
+        return entry["validation"]["metrics"]
+    from zoo import loading
+
+    print(f"The published {spec.name} was selected on the test split; measuring it on "
+          f"{spec.recipe.validation_split} to compare (it may have trained on those examples).")
+    return evaluate(loading.load(spec.name), spec, data_dir=data_dir, split=spec.recipe.validation_split)
+
+
+def _model_card(spec, repo_id, dataset, metrics, commands, held_out):
+    rows = "\n".join(f"| {k} | {v} | {held_out['metrics'].get(k, '')} |" for k, v in metrics.items())
     return f"""---
 library_name: keras
 tags: [zoo, {spec.name.split('-')[0]}]
@@ -237,10 +387,12 @@ tags: [zoo, {spec.name.split('-')[0]}]
 
 {spec.description}
 
-Measured on `{dataset['name']}` {dataset['version']}, split `{dataset['split']}` ({dataset['examples']} examples):
+Measured on `{dataset['name']}` {dataset['version']}, split `{dataset['split']}` ({dataset['examples']} examples),
+once, after the checkpoint was chosen on the validation split `{held_out['split']}` ({held_out['examples']} examples,
+carved from the training data and never trained on):
 
-| metric | value |
-|---|---|
+| metric | test | validation |
+|---|---|---|
 {rows}
 
 ```python
