@@ -72,7 +72,8 @@ def spec(name):
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.4)
+        scored = sorted(((difflib.SequenceMatcher(None, name, n).ratio(), n) for n in _REGISTRY), reverse=True)
+        close = [n for score, n in scored[:5] if score >= 0.4 and score >= scored[0][0] - 0.1]  # the best, and ties
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownModelError(
             f"Unknown model {name!r}.{hint} `zoo list` shows all {len(_REGISTRY)} models."

@@ -203,7 +203,7 @@ def train(
         "steps_per_epoch": steps_per_epoch,
         "batch_size": global_batch,
         "wall_clock_s": round(best.wall_clock_s, 1),
-        "cpu_count": os.cpu_count(),
+        "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
     }
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
     if beats_published(spec, metrics["validation"], data_dir=data_dir):
