@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from zoo.loading import load  # noqa: E402
 from zoo.registry import info, list_models, register  # noqa: E402
 
-from zoo import cnn, hexaconv, idf, snf  # noqa: E402,F401  (registers their models)
+from zoo import blrnet, cnn, hexaconv, idf, snf  # noqa: E402,F401  (registers their models)
 
 __version__ = "0.1.0"
 __all__ = ["info", "list_models", "load", "register", "__version__"]

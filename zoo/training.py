@@ -60,6 +60,10 @@ class Recipe:
     eval_split: str = "test"
     augment: Callable | None = None  # (image, label) -> (image, label), training set only
     seed: int = 0
+    # model -> dict describing where its starting weights came from (a fresh model only), or None
+    initialize: Callable | None = None
+    # (model, recipe, split, data_dir) -> metrics, when model.evaluate does not measure what is published
+    evaluator: Callable | None = None
 
     def load(self, split, data_dir=None):
         """The unbatched examples of `split`; override for data that is not in tfds."""
@@ -168,13 +172,17 @@ def train(
     steps_per_epoch = steps_per_epoch or int(train_ds.cardinality())
     with strategy.scope():
         model = spec.builder()
+        initialized_from = None
         if from_pretrained:
             model.load_weights(hub.fetch(spec.name).files[checkpoint.WEIGHTS])
             started_from = manifest.entry(spec.name)
+        elif recipe.initialize is not None:
+            initialized_from = recipe.initialize(model)
         model.compile(optimizer=recipe.optimizer(epochs * steps_per_epoch), loss=recipe.loss, metrics=list(recipe.metrics))
     best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
+        *([_Evaluator(spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
         best,
         *callbacks,
@@ -204,6 +212,7 @@ def train(
         "batch_size": global_batch,
         "wall_clock_s": round(best.wall_clock_s, 1),
         "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
+        **({"initialized_from": initialized_from} if initialized_from else {}),
     }
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
     if beats_published(spec, metrics["validation"], data_dir=data_dir):
@@ -211,6 +220,19 @@ def train(
         publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"], data_dir=data_dir,
                 code=code, run=run)
     return model, metrics
+
+
+class _Evaluator(keras.callbacks.Callback):
+    """Adds the recipe's own evaluation of the validation split to every epoch's logs, as `val_<metric>`."""
+
+    def __init__(self, spec, split, data_dir):
+        super().__init__()
+        self.spec, self.split, self.data_dir = spec, split, data_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        measured = self.spec.recipe.evaluator(self.model, self.spec.recipe, self.split, self.data_dir)
+        logs.update({f"val_{k}": v for k, v in measured.items()})
+        print(" - ".join(f"val_{k}: {v:.4f}" for k, v in measured.items()))
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -289,6 +311,9 @@ def code_version():
 def evaluate(model, spec, data_dir=None, batch_size=None, split=None):
     """The recipe's metrics of `model` on the full `split` (default: the evaluation, i.e. test, split)."""
     recipe = spec.recipe
+    if recipe.evaluator is not None:
+        measured = recipe.evaluator(model, recipe, split or recipe.eval_split, data_dir)
+        return {k: round(float(v), 6) for k, v in measured.items()}
     if not model.compiled:
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
     ds = recipe.pipeline(split or recipe.eval_split, batch_size or recipe.batch_size, training=False, data_dir=data_dir)
