@@ -37,3 +37,27 @@ def test_robustness_table_has_the_square_column_and_p6_holds_under_rotations():
     rows = dict(_script("hexaconv").robustness_table(["hexaconv-z2-aid", "hexaconv-p6-aid"], images, labels, batch=3))
     assert all(len(accuracies) == 8 for accuracies in rows.values())  # square image, 6 rotations, mirror
     assert len(set(rows["hexaconv-p6-aid"][1:7])) == 1  # invariant to every lattice rotation
+
+
+def test_snf_benchmark_times_both_layers_and_fits_a_slope():
+    snf = _script("snf")
+    from zoo.snf import ExactDense, SelfNormDense
+
+    assert snf.step_time(SelfNormDense, (16,), repeats=2) > 0 and snf.step_time(ExactDense, (16,), repeats=2) > 0
+    sizes = [256, 512, 1024]
+    assert abs(snf.slope(sizes, [s**3 * 1e-9 for s in sizes]) - 3.0) < 1e-9
+
+
+def test_auroc_counts_ties_as_half():
+    import numpy as np
+
+    auroc = _script("snf").auroc
+    assert auroc(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 1.0
+    assert auroc(np.array([1.0, 1.0, 2.0]), np.array([1.0, 3.0])) == 4 / 6
+
+
+def test_snf_sample_grid_has_a_row_per_model_and_inverse(tmp_path):
+    out = tmp_path / "samples.png"
+    _script("plot_snf_samples", "scripts").main(["--untrained", "-n", "3", "-o", str(out)])
+    picture = Image.open(out)
+    assert picture.height == 6 * (56 + 4)  # SNF models: R and exact rows; exact twins: one row each

@@ -23,6 +23,7 @@ from zoo.snf.layers import (
     conv_matrix,
 )
 from zoo.snf.model import SelfNormalizingFlow
+from zoo.snf import litert  # noqa: F401  (registers the LiteRT signatures)
 from zoo.snf.recipes import exact_conv_mnist, exact_fc_mnist, snf, snf_conv_mnist, snf_fc_mnist
 
 __all__ = [

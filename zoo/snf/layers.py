@@ -78,6 +78,15 @@ class _Linear(keras.layers.Layer):
         """log |det| of the layer's matrix, O(D^3)."""
         return ops.slogdet(self.matrix())[1]
 
+    def transform(self, x):
+        """z = W x + b alone, without the log-det (for graphs where the log-det is a precomputed constant)."""
+        raise NotImplementedError
+
+    def inverse_with(self, z, inverse_matrix):
+        """x = W^-1 (z - b) through a precomputed inverse of `matrix()` (row-vector convention)."""
+        flat = ops.reshape(z - self.bias, (-1, inverse_matrix.shape[0]))
+        return ops.reshape(ops.matmul(flat, inverse_matrix), ops.shape(z))
+
     def get_config(self):
         return {**super().get_config(), "noise_gain": self.noise_gain}
 
@@ -93,8 +102,11 @@ class ExactDense(_Linear):
     def matrix(self):
         return self.kernel
 
+    def transform(self, x):
+        return ops.matmul(x, self.kernel) + self.bias
+
     def call(self, x, training=False):
-        return ops.matmul(x, self.kernel) + self.bias, self.exact_log_det()
+        return self.transform(x), self.exact_log_det()
 
     def inverse(self, z, exact=True):
         if not exact:
@@ -121,8 +133,11 @@ class ExactConv2D(_Linear):
     def matrix(self):
         return conv_matrix(self.kernel, self.image_shape)
 
+    def transform(self, x):
+        return ops.conv(x, self.kernel, padding="same") + self.bias
+
     def call(self, x, training=False):
-        return ops.conv(x, self.kernel, padding="same") + self.bias, self.exact_log_det()
+        return self.transform(x), self.exact_log_det()
 
     def inverse(self, z, exact=True):
         if not exact:

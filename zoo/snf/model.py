@@ -107,17 +107,29 @@ class SelfNormalizingFlow(keras.Model):
     def _from_logit(self, z):
         return (ops.sigmoid(z) - self.alpha) / (1 - 2 * self.alpha) * 256.0
 
-    def forward(self, x, training=False):
-        """(latent, log-det per image) of dequantized images `x` (floats in [0, 256))."""
+    def linear_layers(self):
+        """The flow's dense or convolutional layers, in order."""
+        return [layer for layer in self.flow_layers if hasattr(layer, "kernel")]
+
+    def forward(self, x, training=False, linear_log_dets=None):
+        """(latent, log-det per image) of dequantized images `x` (floats in [0, 256)).
+
+        `linear_log_dets`: precomputed log|det| of each of `linear_layers()`,
+        used instead of computing them (an exported graph holds them as constants).
+        """
         z, log_det = self._to_logit(x)
         if self.architecture == "fc":
             z = ops.reshape(z, (-1, self.dimensions))
         tracker = iter(self.recon_trackers)
+        constants = iter(linear_log_dets) if linear_log_dets is not None else None
         for layer in self.flow_layers:
             x = z
-            z, layer_log_det = layer(x, training=training)
+            if constants is not None and hasattr(layer, "kernel"):
+                z, layer_log_det = layer.transform(x), next(constants)
+            else:
+                z, layer_log_det = layer(x, training=training)
             log_det = log_det + layer_log_det
-            if getattr(layer, "learned_inverse", False):
+            if getattr(layer, "learned_inverse", False) and constants is None:
                 error = layer.reconstruction_error(x)
                 next(tracker).update_state(ops.sqrt(error))
                 if training:
@@ -147,14 +159,22 @@ class SelfNormalizingFlow(keras.Model):
             out.append(ops.convert_to_numpy(prior - 0.5 * self.dimensions * math.log(2 * math.pi) + log_det))
         return np.concatenate(out)
 
-    def inverse(self, z, inverse="exact"):
-        """Dequantized images (floats in [0, 256)) of latents `z`, through W^-1 ("exact") or R ("learned")."""
+    def inverse(self, z, inverse="exact", inverse_matrices=None):
+        """Dequantized images (floats in [0, 256)) of latents `z`, through W^-1 ("exact") or R ("learned").
+
+        `inverse_matrices`: precomputed inverses of each of `linear_layers()`'
+        matrices, used instead of solving (an exported graph holds them as constants).
+        """
         if inverse not in ("exact", "learned"):
             raise ValueError(f"inverse must be 'exact' or 'learned', got {inverse!r}")
         if inverse == "learned" and self.gradient == "exact":
             raise ValueError("an exact-gradient flow has no learned inverse; use inverse='exact'")
+        matrices = dict(zip([layer.name for layer in self.linear_layers()], inverse_matrices or []))
         for layer in reversed(self.flow_layers):
-            z = layer.inverse(z, exact=inverse == "exact")
+            if layer.name in matrices:
+                z = layer.inverse_with(z, matrices[layer.name])
+            else:
+                z = layer.inverse(z, exact=inverse == "exact")
         return self._from_logit(ops.reshape(z, (-1, *self.image_shape)))
 
     def latent_shape(self):
