@@ -2,6 +2,8 @@
 
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -30,7 +32,7 @@ def test_list_shows_each_model_with_its_metric(capsys):
     lines = capsys.readouterr().out.splitlines()
     row = next(line for line in lines if line.startswith("cnn-small-mnist"))
     accuracy = manifest.entry("cnn-small-mnist")["metrics"]["accuracy"]
-    assert f"accuracy {accuracy:.4f} (mnist test)" in row
+    assert f"accuracy {accuracy:.4f} (mnist test; chosen on test)" in row
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -69,3 +71,36 @@ def test_console_script_is_installed():
     done = subprocess.run([exe, "info", "no-such-model"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("zoo: error: Unknown model 'no-such-model'")
+
+
+def test_the_catalogue_file_matches_the_registry():
+    import json
+
+    from zoo import registry
+
+    shipped = json.loads((Path(cli.__file__).parent / "catalogue.json").read_text())
+    assert shipped == registry.catalogue(), (
+        "zoo/catalogue.json is stale; rewrite it with: python -c \"import json, zoo.registry as r; "
+        "open('zoo/catalogue.json', 'w').write(json.dumps(r.catalogue(), indent=1) + '\\n')\""
+    )
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["list", "idf-*"]])
+def test_help_and_list_answer_without_tensorflow(argv):
+    code = (
+        "import sys\nfrom zoo import cli\n"
+        f"try:\n    cli.main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(cli.__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_commands_print_no_tensorflow_log_lines_unless_verbose():
+    run = lambda *a: subprocess.run([sys.executable, "-m", "zoo.cli", *a, "info", "cnn-small-mnist"],  # noqa: E731
+                                    capture_output=True, text=True, cwd=Path(cli.__file__).parent.parent)
+    quiet, verbose = run(), run("--verbose")
+    assert quiet.returncode == 0 and '"name": "cnn-small-mnist"' in quiet.stdout
+    assert quiet.stderr == "", quiet.stderr
+    assert "I0000" in verbose.stderr or "absl" in verbose.stderr  # TensorFlow does log; it is only hidden

@@ -17,7 +17,7 @@ def codec():
     """A small flow with jolted weights, so every layer does real work."""
     flow = IntegerDiscreteFlow(width=16, flows_per_level=2, mixtures=3)
     rng = np.random.default_rng(1)
-    for w in flow.weights:
+    for w in flow.trainable_weights:  # not the permutations
         w.assign(w.numpy() + rng.normal(0, 0.02, w.shape).astype("float32"))
     return Codec(flow, "idf-cifar10")
 

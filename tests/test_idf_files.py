@@ -35,12 +35,28 @@ def test_folders_round_trip_bit_for_bit(tmp_path, capsys):
     summary = capsys.readouterr().out
     assert "3 image(s):" in summary and "bits per dimension" in summary and "smaller than the PNGs" in summary
     assert sorted(p.relative_to(tmp_path / "coded").as_posix() for p in (tmp_path / "coded").rglob("*.idf")) == [
-        "in/a.idf", "in/sub/b.idf", "in/sub/c.idf"
+        "a.idf", "sub/b.idf", "sub/c.idf"  # a folder's contents are mirrored under -o
     ]
-    assert cli.main(["decompress", str(tmp_path / "coded" / "in"), "-o", str(tmp_path / "out")]) == 0
+    assert cli.main(["decompress", str(tmp_path / "coded"), "-o", str(tmp_path / "out")]) == 0
     for name, pixels in originals.items():
-        restored = np.asarray(Image.open(tmp_path / "out" / "in" / name))
+        restored = np.asarray(Image.open(tmp_path / "out" / name))
         np.testing.assert_array_equal(restored, pixels)
+
+
+def test_output_is_read_like_cp(tmp_path):
+    _png(tmp_path / "a.png", "RGB", (8, 8))
+    _png(tmp_path / "b.png", "RGB", (8, 8))
+    _png(tmp_path / "d1" / "c.png", "L", (8, 8))
+    _png(tmp_path / "d2" / "e.png", "L", (8, 8))
+    assert cli.main(["compress", str(tmp_path / "a.png"), "-o", str(tmp_path / "new") + "/"]) == 0
+    assert (tmp_path / "new" / "a.idf").is_file()  # a trailing slash means a folder, made if missing
+    assert cli.main(["compress", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o", str(tmp_path / "two")]) == 0
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["a.idf", "b.idf"]  # several inputs: a folder
+    assert cli.main(["compress", str(tmp_path / "d1"), str(tmp_path / "d2"), "-o", str(tmp_path / "dirs")]) == 0
+    assert sorted(p.relative_to(tmp_path / "dirs").as_posix() for p in (tmp_path / "dirs").rglob("*.idf")) == [
+        "d1/c.idf", "d2/e.idf"
+    ]
+    assert cli.main(["compress", str(tmp_path / "d1"), "-o", str(tmp_path / "a.png")]) == 1  # a file is no folder
 
 
 def test_single_file_to_a_named_output(tmp_path):
@@ -73,7 +89,7 @@ def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "compress", flaky)
     with pytest.raises(KeyboardInterrupt):
         files.compress_paths([tmp_path / "in"], tmp_path / "out")
-    written = sorted(p.name for p in (tmp_path / "out" / "in").iterdir())
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["1.idf"]  # complete; no temporary or half-written second file
 
 

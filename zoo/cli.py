@@ -11,11 +11,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser().parse_args(argv)
-    args.command_line = "zoo " + shlex.join(argv)
+    args.command_line = "zoo " + shlex.join([a for a in argv if a != "--verbose"])
     from zoo.errors import ZooError
 
     try:
-        return args.run(args) or 0
+        with _quiet_native_logs(enabled=not args.verbose):
+            return args.run(args) or 0
     except ZooError as e:
         message = " ".join(str(e).split())  # one line, however the message was laid out
         print(f"zoo: error: {message}", file=sys.stderr)
@@ -28,12 +29,52 @@ def main(argv=None):
         return 130
 
 
+class _quiet_native_logs:
+    """Send what native code (TensorFlow's C++ logging) writes to file descriptor 2 to /dev/null, while
+    Python's own `sys.stderr` (errors, warnings, progress bars) still reaches the terminal."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        try:
+            sys.stderr.flush()
+            self.saved_fd = os.dup(2)
+        except (OSError, ValueError):  # no file descriptor 2 (an embedding host): nothing to silence
+            self.enabled = False
+            return self
+        try:
+            python_uses_fd2 = sys.stderr.fileno() == 2
+        except (OSError, ValueError, AttributeError):  # e.g. captured by a test runner
+            python_uses_fd2 = False
+        self.saved_stderr = sys.stderr
+        if python_uses_fd2:
+            sys.stderr = os.fdopen(os.dup(self.saved_fd), "w", buffering=1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            sys.stderr.flush()
+            os.dup2(self.saved_fd, 2)
+            os.close(self.saved_fd)
+            if sys.stderr is not self.saved_stderr:
+                sys.stderr.close()
+                sys.stderr = self.saved_stderr
+        return False
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="Pretrained Keras models with pinned weights: list, inspect, fetch, evaluate, export, train; "
         "lossless image compression with an integer discrete flow."
     )
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="the catalogue, one model a line, with its measured metric")
@@ -56,6 +97,10 @@ def _parser():
                    help="the test split (default) or the validation split carved from the training data")
     p.add_argument("--data-dir", help="tfds data folder (default $ZOO_DATA_DIR)")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--check", action="store_true",
+                   help="exit with status 3 if a metric drifts from the manifest by more than --tolerance")
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="allowed |measured - manifest| / max(1, |manifest|) with --check (default 1e-4)")
     p.set_defaults(run=_eval)
 
     p = sub.add_parser("export", help="export a pretrained model to LiteRT (.tflite) and check it against Keras")
@@ -102,19 +147,26 @@ def _parser():
 
 
 def _list(args):
-    import zoo
+    import fnmatch
+    import json
+    from pathlib import Path
 
-    names = zoo.list_models(args.pattern, pretrained=args.pretrained)
+    from zoo import manifest  # no TensorFlow: the catalogue file and the manifest say it all
+
+    catalogue = json.loads((Path(__file__).parent / "catalogue.json").read_text())
+    published = manifest.read()
+    names = [n for n in sorted(catalogue) if fnmatch.fnmatchcase(n, args.pattern)]
+    if args.pretrained:
+        names = [n for n in names if n in published]
     width = max((len(n) for n in names), default=0)
     for name in names:
-        info = zoo.info(name)
-        if info["pretrained"]:
-            metric = zoo.registry.spec(name).recipe.metric
-            ds = info["dataset"]
-            score = f"{metric} {info['metrics'][metric]:.4f} ({ds['name']} {ds['split']})"
+        item, metric = published.get(name), catalogue[name]["metric"]
+        if item:
+            ds = item["dataset"]
+            score = f"{metric} {item['metrics'][metric]:.4f} ({ds['name']} {ds['split']}; chosen on {item['selection']})"
         else:
             score = "no checkpoint yet"
-        print(f"{name:<{width}}  {score:<32}  {info['description']}")
+        print(f"{name:<{width}}  {score:<52}  {catalogue[name]['description']}")
 
 
 def _info(args):
@@ -147,9 +199,23 @@ def _eval(args):
     metrics = training.evaluate(model, spec, data_dir=args.data_dir, batch_size=args.batch_size, split=split)
     entry = zoo.info(args.name)
     published = entry.get("validation", {}).get("metrics", {}) if split else entry.get("metrics", {})
+    drifted = []
     for k, v in metrics.items():
         note = f"  (manifest: {published[k]})" if k in published else ""
+        if k in published and abs(v - published[k]) > args.tolerance * max(1.0, abs(published[k])):
+            drifted.append(k)
+            note += "  DRIFTED"
         print(f"{k}: {v}{note}")
+    if args.check:
+        if not published:
+            print(f"zoo: error: the manifest records no {args.split} metrics for {args.name} to check against",
+                  file=sys.stderr)
+            return 3
+        if drifted:
+            print(f"zoo: error: {', '.join(drifted)} drifted from the manifest beyond {args.tolerance:g} "
+                  "(relative to max(1, |value|))", file=sys.stderr)
+            return 3
+        print(f"check passed: every metric within {args.tolerance:g} of the manifest")
 
 
 def _export(args):

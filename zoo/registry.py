@@ -58,8 +58,16 @@ def register(name, *, recipe=None):
     return decorate
 
 
+def _registered():
+    import zoo
+
+    zoo.register_all()
+    return _REGISTRY
+
+
 def list_models(pattern="*", pretrained=False):
     """Sorted names matching a shell-style `pattern`; `pretrained=True` keeps those with a checkpoint."""
+    _registered()
     names = sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
     if pretrained:
         published = manifest.read()
@@ -70,7 +78,7 @@ def list_models(pattern="*", pretrained=False):
 def spec(name):
     """The `ModelSpec` of `name`; an unknown name raises with the closest names."""
     try:
-        return _REGISTRY[name]
+        return _registered()[name]
     except KeyError:
         scored = sorted(((difflib.SequenceMatcher(None, name, n).ratio(), n) for n in _REGISTRY), reverse=True)
         close = [n for score, n in scored[:5] if score >= 0.4 and score >= scored[0][0] - 0.1]  # the best, and ties
@@ -78,6 +86,20 @@ def spec(name):
         raise UnknownModelError(
             f"Unknown model {name!r}.{hint} `zoo list` shows all {len(_REGISTRY)} models."
         ) from None
+
+
+def catalogue():
+    """`{name: {"description", "dataset", "metric", "higher_is_better"}}` of every registered model: what
+    `zoo/catalogue.json` holds, so `zoo list` answers without importing TensorFlow."""
+    return {
+        name: {
+            "description": s.description,
+            "dataset": s.recipe.dataset if s.recipe else None,
+            "metric": s.recipe.metric if s.recipe else None,
+            "higher_is_better": s.recipe.higher_is_better if s.recipe else None,
+        }
+        for name, s in sorted(_registered().items())
+    }
 
 
 def info(name):

@@ -66,21 +66,31 @@ def read_png(path):
 
 
 def _plan(inputs, output, in_suffix, out_suffix):
-    """[(source, target)]: one input file -> `output` is the file; otherwise `output` is a folder."""
+    """[(source, target)], with `output` read as `cp` reads its target.
+
+    One input file and an `output` that is not an existing folder and does not
+    end in a slash: `output` is the file. Otherwise `output` is a folder: files
+    go into it by name; a single input folder has its contents mirrored under
+    it; several input folders each get a subfolder of their name.
+    """
+    as_folder = str(output).endswith(("/", os.sep))
     output = Path(output)
     inputs = [Path(p) for p in inputs]
     missing = [str(p) for p in inputs if not p.exists()]
     if missing:
         raise ZooError(f"no such file or folder: {', '.join(missing)}")
-    if len(inputs) == 1 and inputs[0].is_file() and not output.is_dir():
+    if len(inputs) == 1 and inputs[0].is_file() and not as_folder and not output.is_dir():
         return [(inputs[0], output)]
+    if output.exists() and not output.is_dir():
+        raise ZooError(f"{output} is a file; with several inputs or a folder, -o must name a folder")
     jobs = []
     for item in inputs:
         if item.is_file():
             jobs.append((item, output / item.with_suffix(out_suffix).name))
         else:
+            base = output if len(inputs) == 1 else output / item.name
             for source in sorted(item.rglob(f"*{in_suffix}")):
-                jobs.append((source, output / item.name / source.relative_to(item).with_suffix(out_suffix)))
+                jobs.append((source, base / source.relative_to(item).with_suffix(out_suffix)))
     if not jobs:
         raise ZooError(f"no {in_suffix} files in {', '.join(map(str, inputs))}")
     return jobs

@@ -58,15 +58,19 @@ class ChannelPermutation(keras.layers.Layer):
         self.seed = seed
 
     def build(self, input_shape):
+        # Drawn once, for a fresh layer; a loaded checkpoint overwrites both with its own, so a saved flow
+        # never depends on a random generator.
         order = np.random.default_rng(self.seed).permutation(input_shape[-1])
-        self._order = order.astype("int32")
-        self._inverse_order = np.argsort(order).astype("int32")
+        self.order = self.add_weight(name="order", shape=order.shape, dtype="int32", trainable=False,
+                                     initializer=keras.initializers.Constant(order))
+        self.inverse_order = self.add_weight(name="inverse_order", shape=order.shape, dtype="int32", trainable=False,
+                                             initializer=keras.initializers.Constant(np.argsort(order)))
 
     def call(self, x):
-        return ops.take(x, self._order, axis=-1)
+        return ops.take(x, self.order, axis=-1)
 
     def inverse(self, x):
-        return ops.take(x, self._inverse_order, axis=-1)
+        return ops.take(x, self.inverse_order, axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

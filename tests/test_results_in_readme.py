@@ -1,0 +1,36 @@
+"""Every table a benchmark wrote to results/ is shown verbatim in the README, with its file named."""
+
+from pathlib import Path
+
+import pytest
+
+from zoo.paths import REPO_ROOT
+
+RESULTS = sorted((REPO_ROOT / "results").glob("*.md"))
+
+
+def tables(text):
+    """The Markdown tables of `text`: runs of lines that start with '|'."""
+    blocks, current = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            current.append(line.rstrip())
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    return blocks
+
+
+def test_there_are_results_files():
+    assert RESULTS, "results/ holds no benchmark output"
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.name)
+def test_results_tables_are_in_the_readme(path: Path):
+    readme = (REPO_ROOT / "README.md").read_text()
+    text = path.read_text()
+    assert "- command: `" in text and "- date: " in text and "- commit: " in text
+    assert f"results/{path.name}" in readme, f"the README does not name results/{path.name}"
+    shown = tables(readme)
+    for table in tables(text):
+        assert table in shown, f"a table of results/{path.name} is not in the README as written:\n{table}"
