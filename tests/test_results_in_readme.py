@@ -34,3 +34,12 @@ def test_results_tables_are_in_the_readme(path: Path):
     shown = tables(readme)
     for table in tables(text):
         assert table in shown, f"a table of results/{path.name} is not in the README as written:\n{table}"
+
+
+def test_readme_blocks_are_in_sync_with_their_results_files():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_readme", REPO_ROOT / "scripts" / "sync_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "run: python scripts/sync_readme.py"

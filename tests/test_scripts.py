@@ -61,3 +61,17 @@ def test_snf_sample_grid_has_a_row_per_model_and_inverse(tmp_path):
     _script("plot_snf_samples", "scripts").main(["--untrained", "-n", "3", "-o", str(out)])
     picture = Image.open(out)
     assert picture.height == 6 * (56 + 4)  # SNF models: R and exact rows; exact twins: one row each
+
+
+def test_blrnet_calibration_and_coverage_measures():
+    import numpy as np
+
+    bench = _script("blrnet")
+    labels = np.array([0, 1, 1, 0])
+    confident_right = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    assert bench.ece(confident_right, labels) == 0.0
+    overconfident = np.tile([0.9, 0.1], (4, 1))  # says 90%, right half the time
+    assert abs(bench.ece(overconfident, labels) - 0.4) < 1e-12
+    wrong_first = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    score = np.array([3.0, 0.0, 0.0, 0.0])  # the wrong one is the least certain
+    assert bench.coverage_curve(wrong_first, labels, score, fractions=(0.0, 0.25)) == [0.75, 1.0]

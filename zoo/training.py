@@ -365,7 +365,8 @@ def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=No
     today = datetime.date.today().isoformat()
     code = code or code_version()
     card = _model_card(spec, repo_id, dataset, metrics, commands, held_out)
-    folder = checkpoint.save(model, paths.LOCAL_HUB / repo_id, card)
+    manifest_path, local_hub = paths.publish_home()
+    folder = checkpoint.save(model, local_hub / repo_id, card)
     files = manifest.describe_files(folder)
     history = (old or {}).get("history", []) + [
         {"date": today, "metrics": metrics, "validation_metrics": validation, "files": files, "command": command,
@@ -386,6 +387,7 @@ def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=No
             "training": run or {},
             "history": history,
         },
+        path=manifest_path,
     )
     print(f"Published {spec.name}: validation {recipe.metric} {validation[recipe.metric]} (test {metrics[recipe.metric]}) -> {folder}")
     return True
