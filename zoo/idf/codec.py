@@ -33,6 +33,10 @@ from zoo.idf import tables
 MAGIC = b"Z"
 VERSION = 2
 CHUNK = 128  # tiles per model call; encoder and decoder use the same chunks, so their floats agree
+MAX_PIXELS = 89_478_485  # like Pillow's decompression-bomb guard (Image.MAX_IMAGE_PIXELS): N x H x W at most
+# A stream's symbols cost at least this many bits each (the tables' probabilities are finite), so a header
+# that claims more dimensions than its payload could hold is refused before any decoding work.
+MIN_BITS_PER_DIM = 1e-3
 
 _family = constriction.stream.model.Categorical(perfect=False)
 _raw16 = constriction.stream.model.Uniform(1 << 16)
@@ -47,10 +51,22 @@ def compress(images, model="idf-cifar10"):
     return Codec.for_model(model).compress(images)
 
 
-def decompress(data):
-    """The exact uint8 array that `compress` coded into `data`."""
+def decompress(data, max_pixels=MAX_PIXELS):
+    """The exact uint8 array that `compress` coded into `data`; any malformed stream raises `CodecError`.
+
+    The header is checked on its own first: a stream that names a model this
+    zoo does not have, or claims more than `max_pixels` pixels (N x H x W;
+    None lifts the limit), is refused before any decoding.
+    """
+    from zoo.errors import UnknownModelError
+
     header = _Header.parse(data)
-    return Codec.for_model(header.name).decompress(data)
+    header.check_size(max_pixels)
+    try:
+        codec = Codec.for_model(header.name)
+    except UnknownModelError:
+        raise CodecError(f"stream names model {header.name!r}, which this zoo does not have") from None
+    return codec.decompress(data, max_pixels)
 
 
 class Codec:
@@ -152,8 +168,9 @@ class Codec:
 
     # -- decompress -------------------------------------------------------------------------
 
-    def decompress(self, data):
+    def decompress(self, data, max_pixels=MAX_PIXELS):
         header = _Header.parse(data)
+        header.check_size(max_pixels)
         if header.name != self.name:
             raise CodecError(f"stream was made by model '{header.name}', not '{self.name}'")
         if header.tag != self.tag:
@@ -170,8 +187,11 @@ class Codec:
             return self._checked(np.frombuffer(payload, np.uint8).reshape(shape), header, data)
         if len(payload) % 4:
             raise CodecError("stream is truncated or corrupted (payload is not whole 32-bit words)")
+        th, tw, tc = self.flow.image_shape
+        count = -(-header.h // th) * -(-header.w // tw) * n
+        if count * th * tw * tc * MIN_BITS_PER_DIM > 8 * len(payload) + 64:
+            raise CodecError("stream is truncated or corrupted: the header claims more pixels than the payload holds")
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, "<u4").astype(np.uint32))
-        count = len(_tile(np.zeros((1, *shape[1:]), np.uint8), self.flow.image_shape)) * n
         try:
             tiles = np.concatenate(
                 [self._decode_chunk(coder, min(CHUNK, count - start)) for start in range(0, count, CHUNK)]
@@ -310,17 +330,25 @@ class _Header:
             version = data[2] if data[1:2] == b"I" else data[1]  # format 1 began with "ZI", then its version
             if version != VERSION:
                 raise CodecError(f"stream format version {version} is not supported (this zoo reads {VERSION})")
-            number, pos = _read_varint(data, 2)
+            number, pos = _read_varint(data, 2, max_bytes=26)  # names of up to 32 characters
             name = _number_name(number)
             tag, flags = data[pos : pos + 4], data[pos + 4]
-            h, pos = _read_varint(data, pos + 5)
-            w, pos = _read_varint(data, pos)
-            n, pos = _read_varint(data, pos) if flags & cls.BATCH else (0, pos)
+            h, pos = _read_varint(data, pos + 5, max_bytes=5)
+            w, pos = _read_varint(data, pos, max_bytes=5)
+            n, pos = _read_varint(data, pos, max_bytes=5) if flags & cls.BATCH else (0, pos)
         except (IndexError, UnicodeDecodeError):
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         if flags >= 8 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4:
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos)
+
+    def check_size(self, max_pixels):
+        pixels = max(self.n, 1) * self.h * self.w
+        if max_pixels is not None and pixels > max_pixels:
+            raise CodecError(
+                f"stream claims {max(self.n, 1)} x {self.h} x {self.w} = {pixels:,} pixels, above the limit of "
+                f"{max_pixels:,}; pass max_pixels=None (or a larger limit) to decode it if you trust it"
+            )
 
 
 _NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._"  # digit 0 ends a name: 40 symbols
@@ -352,11 +380,12 @@ def _varint(value):
             return bytes(out)
 
 
-def _read_varint(data, pos):
+def _read_varint(data, pos, max_bytes):
     value = shift = 0
-    while True:
+    for _ in range(max_bytes):
         byte = data[pos]
         value |= (byte & 0x7F) << shift
         pos, shift = pos + 1, shift + 7
         if not byte & 0x80:
             return value, pos
+    raise CodecError("stream is truncated or corrupted (a header number is too long)")

@@ -1,0 +1,123 @@
+"""The codec on hostile input: every malformed stream raises CodecError, quickly, and never returns wrong
+pixels. The found cases of the trust issue are regression tests; a fuzz test mutates real streams
+(a few hundred here, many thousands with `pytest -m slow`)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from zoo.idf import CodecError, compress, decompress
+from zoo.idf.codec import MAX_PIXELS, _Header, _name_number, _varint
+
+RNG = np.random.default_rng(0)
+
+
+def _image(shape=(32, 32, 3), seed=0):
+    """A smooth image with a little noise: coded by the flow (noise alone would be stored raw)."""
+    h, w = shape[-3:-1]
+    yy, xx = np.mgrid[:h, :w]
+    base = (128 + 60 * np.sin(xx / 5.0 + seed) * np.cos(yy / 7.0))[..., None]
+    noise = np.random.default_rng(seed).integers(-3, 4, shape)
+    return np.clip(np.broadcast_to(base, shape) + noise, 0, 255).astype(np.uint8)
+
+
+def _rewrite_header(data, **changes):
+    """The stream with its header fields changed (the payload and CRC kept)."""
+    header = _Header.parse(data)
+    for k, v in changes.items():
+        setattr(header, k, v)
+    return header.pack() + data[header.size:]
+
+
+def test_a_header_claiming_100000_images_is_refused_at_once():
+    data = compress(_image((2, 32, 32, 3)))
+    start = time.perf_counter()
+    with pytest.raises(CodecError, match="claims more pixels than the payload"):  # decoding work is bounded
+        decompress(_rewrite_header(data, n=100_000), max_pixels=None)  # by the payload, not the header
+    with pytest.raises(CodecError, match="above the limit"):
+        decompress(_rewrite_header(data, n=100_000))
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_header_claiming_100000_by_100000_pixels_is_refused_not_allocated():
+    data = compress(_image())
+    with pytest.raises(CodecError, match="above the limit"):
+        decompress(_rewrite_header(data, h=100_000, w=100_000))
+    assert 100_000**2 > MAX_PIXELS
+
+
+def test_the_pixel_limit_can_be_lifted_by_the_caller():
+    image = _image((40, 40, 3))
+    data = compress(image)
+    with pytest.raises(CodecError, match="above the limit"):
+        decompress(data, max_pixels=1000)
+    np.testing.assert_array_equal(decompress(data, max_pixels=None), image)
+
+
+def test_a_corrupted_model_name_is_a_codec_error():
+    data = compress(_image())
+    header = _Header.parse(data)
+    forged = b"Z" + bytes([2]) + _varint(_name_number("idf-cifar11")) + data[2 + len(_varint(_name_number(header.name))):]
+    with pytest.raises(CodecError, match="which this zoo does not have"):
+        decompress(forged)
+
+
+def test_an_endless_header_number_is_a_codec_error():
+    with pytest.raises(CodecError, match="too long|truncated"):
+        decompress(b"Z\x02" + b"\xff" * 200)
+
+
+def _mutations(data, rng, count):
+    """`count` damaged copies of `data`: bit flips, byte changes, truncations, insertions, header edits."""
+    for i in range(count):
+        kind = i % 5
+        d = bytearray(data)
+        if kind == 0:
+            pos = rng.integers(len(d))
+            d[pos] ^= 1 << int(rng.integers(8))
+        elif kind == 1:
+            for pos in rng.integers(len(d), size=int(rng.integers(1, 4))):
+                d[pos] = int(rng.integers(256))
+        elif kind == 2:
+            d = d[: int(rng.integers(len(d)))]
+        elif kind == 3:
+            pos = int(rng.integers(len(d) + 1))
+            d[pos:pos] = bytes(rng.integers(0, 256, int(rng.integers(1, 9))).astype(np.uint8))
+        else:
+            pos = int(rng.integers(min(26, len(d))))
+            d[pos] = int(rng.integers(256))
+        yield bytes(d)
+
+
+def _fuzz(count, seed):
+    rng = np.random.default_rng(seed)
+    # coded RGB images, a gray one and a one-pixel one (both stored raw: too small or gray to gain)
+    originals = [_image((32, 32, 3), 1), _image((2, 32, 48, 3), 2), _image((17, 9, 1), 3), _image((1, 1, 3), 4)]
+    slowest = 0.0
+    outcomes = {"refused": 0, "intact": 0}
+    for original in originals:
+        data = compress(original)
+        assert _Header.parse(data).stored == (original.shape[-1] == 1 or original.size < 10)
+        for damaged in _mutations(data, rng, count // len(originals)):
+            start = time.perf_counter()
+            try:
+                decoded = decompress(damaged)
+            except CodecError:
+                outcomes["refused"] += 1
+            else:  # a mutation the stream survives must give back the exact pixels
+                np.testing.assert_array_equal(decoded, original)
+                outcomes["intact"] += 1
+            slowest = max(slowest, time.perf_counter() - start)
+    assert slowest < 2.0, f"a damaged stream took {slowest:.2f} s to decode"
+    assert outcomes["refused"] > 0
+    return outcomes
+
+
+def test_fuzzed_streams_raise_codec_error_or_decode_exactly():
+    _fuzz(300, seed=0)
+
+
+@pytest.mark.slow
+def test_fuzzed_streams_many():
+    _fuzz(5000, seed=1)
