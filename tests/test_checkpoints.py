@@ -72,3 +72,16 @@ def test_readme_table_shows_the_manifest_metrics():
         assert row is not None, f"README has no catalogue row for {name}"
         assert f"{ENTRIES[name]['metrics'][metric]:.4f}" in row
         assert f"| {ENTRIES[name]['selection']} |" in row, f"README's row for {name} must say how it was selected"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_card_names_paper_licenses_data_and_metrics(name):
+    from zoo import training
+
+    item = ENTRIES[name]
+    card = (paths.LOCAL_HUB / item["repo_id"] / "README.md").read_text()
+    assert card == training.model_card(registry.spec(name), item), "run python scripts/write_cards.py"
+    recipe = registry.spec(name).recipe
+    assert recipe.paper in card and ("arXiv:" in card or name.startswith("cnn-"))
+    assert "Licenses: the weights, Apache-2.0" in card and item["dataset"]["version"] in card
+    assert f"split `{item['dataset']['split']}`" in card and recipe.metric in card

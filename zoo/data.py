@@ -14,6 +14,18 @@ import os
 from zoo.errors import DataNotFoundError
 
 
+LICENSES = {
+    "mnist": "MNIST (LeCun, Cortes and Burges), CC BY-SA 3.0.",
+    "cifar10": "CIFAR-10 (Krizhevsky 2009, University of Toronto), published for research without a stated license.",
+    "aid64": "AID (Xia et al. 2017, Wuhan University), for research use; here resized to 64x64.",
+}
+
+
+def license_of(name):
+    """The license (and source) of data set `name`, as model cards state it."""
+    return LICENSES.get(name, "see the data set's own terms.")
+
+
 def resolve_dir(explicit=None):
     """The folder data sets are read from (None means tfds's default)."""
     return explicit or os.environ.get("ZOO_DATA_DIR") or None

@@ -32,6 +32,7 @@ import tensorflow as tf
 from zoo import checkpoint, data, hub, manifest, paths
 
 STRATEGIES = ("default", "mirrored", "multi-worker")
+WEIGHTS_LICENSE = "Apache-2.0"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Recipe:
     initialize: Callable | None = None
     # (model, recipe, split, data_dir) -> metrics, when model.evaluate does not measure what is published
     evaluator: Callable | None = None
+    paper: str = ""  # the citation model cards give
 
     def load(self, split, data_dir=None):
         """The unbatched examples of `split`; override for data that is not in tfds."""
@@ -364,31 +366,26 @@ def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=No
     commands = {"train": command, "eval": f"zoo eval {spec.name}"}
     today = datetime.date.today().isoformat()
     code = code or code_version()
-    card = _model_card(spec, repo_id, dataset, metrics, commands, held_out)
+    entry = {
+        "repo_id": repo_id,
+        "revision": None,  # set by scripts/publish.py once the Hub has the files
+        "files": {},
+        "selection": "validation",
+        "validation": held_out,
+        "dataset": dataset,
+        "metrics": metrics,
+        "commands": commands,
+        "code": code,
+        "training": run or {},
+    }
     manifest_path, local_hub = paths.publish_home()
-    folder = checkpoint.save(model, local_hub / repo_id, card)
-    files = manifest.describe_files(folder)
-    history = (old or {}).get("history", []) + [
+    folder = checkpoint.save(model, local_hub / repo_id, model_card(spec, entry))
+    entry["files"] = files = manifest.describe_files(folder)
+    entry["history"] = (old or {}).get("history", []) + [
         {"date": today, "metrics": metrics, "validation_metrics": validation, "files": files, "command": command,
          "code": code}
     ]
-    manifest.write_entry(
-        spec.name,
-        {
-            "repo_id": repo_id,
-            "revision": None,  # set by scripts/publish.py once the Hub has the files
-            "files": files,
-            "selection": "validation",
-            "validation": held_out,
-            "dataset": dataset,
-            "metrics": metrics,
-            "commands": commands,
-            "code": code,
-            "training": run or {},
-            "history": history,
-        },
-        path=manifest_path,
-    )
+    manifest.write_entry(spec.name, entry, path=manifest_path)
     print(f"Published {spec.name}: validation {recipe.metric} {validation[recipe.metric]} (test {metrics[recipe.metric]}) -> {folder}")
     return True
 
@@ -404,31 +401,49 @@ def _published_validation(spec, entry, data_dir):
     return evaluate(loading.load(spec.name), spec, data_dir=data_dir, split=spec.recipe.validation_split)
 
 
-def _model_card(spec, repo_id, dataset, metrics, commands, held_out):
-    rows = "\n".join(f"| {k} | {v} | {held_out['metrics'].get(k, '')} |" for k, v in metrics.items())
+def model_card(spec, entry):
+    """The model card (the checkpoint's README.md) of `spec` from its manifest `entry`: the paper with a
+    citation, the licenses of the weights and the data, the data version and splits, the metrics, how
+    the checkpoint was chosen, and the commands."""
+    recipe, dataset = spec.recipe, entry["dataset"]
+    held_out = entry.get("validation")
+    if held_out:
+        rows = "\n".join(f"| {k} | {v} | {held_out['metrics'].get(k, '')} |" for k, v in entry["metrics"].items())
+        table = f"| metric | test | validation |\n|---|---|---|\n{rows}"
+        chosen = (f"once, after the checkpoint was chosen on the validation split `{held_out['split']}` "
+                  f"({held_out['examples']} examples, carved from the training data and never trained on)")
+    else:
+        rows = "\n".join(f"| {k} | {v} |" for k, v in entry["metrics"].items())
+        table = f"| metric | test |\n|---|---|\n{rows}"
+        chosen = ("by a checkpoint made before the zoo chose on validation data: its training length was chosen "
+                  "after looking at test results, so the figure is optimistic")
+    paper = recipe.paper or "No paper: the zoo's end-to-end example model."
+    code = entry.get("code", {})
     return f"""---
 library_name: keras
+license: {WEIGHTS_LICENSE.lower()}
 tags: [zoo, {spec.name.split('-')[0]}]
 ---
 # {spec.name}
 
 {spec.description}
 
-Measured on `{dataset['name']}` {dataset['version']}, split `{dataset['split']}` ({dataset['examples']} examples),
-once, after the checkpoint was chosen on the validation split `{held_out['split']}` ({held_out['examples']} examples,
-carved from the training data and never trained on):
+Paper: {paper}
 
-| metric | test | validation |
-|---|---|---|
-{rows}
+Measured on `{dataset['name']}` {dataset['version']}, split `{dataset['split']}` ({dataset['examples']} examples),
+{chosen}:
+
+{table}
 
 ```python
 import zoo
 model = zoo.load("{spec.name}")
 ```
 
-Trained with `{commands['train']}`; evaluated with `{commands['eval']}`.
-Files: `config.json` (Keras config), `model.weights.h5` (weights).
+Trained with `{entry['commands']['train']}` at code commit `{code.get('commit')}`; evaluated with
+`{entry['commands']['eval']}`. Files: `config.json` (Keras config), `model.weights.h5` (weights).
+
+Licenses: the weights, {WEIGHTS_LICENSE} (as the zoo's code). The data, {data.license_of(dataset['name'])}
 """
 
 

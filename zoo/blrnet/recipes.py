@@ -24,6 +24,8 @@ from zoo.blrnet.models import binary_vgg
 from zoo.registry import register
 from zoo.training import Recipe
 
+PAPER = 'J. W. T. Peters, M. Welling. "Probabilistic Binary Neural Networks." arXiv:1809.03368, 2018.'
+
 ARCHITECTURES = {
     "mnist": {"input_shape": (28, 28, 1), "blocks": ((32, 32), (64, 64)), "hidden": (256,)},
     "cifar10": {"input_shape": (32, 32, 3), "blocks": ((32, 32), (64, 64), (128, 128)), "hidden": (256, 256)},
@@ -82,6 +84,7 @@ def map_accuracy(model, recipe, split, data_dir=None):
 def _recipe(dataset, kind, epochs):
     pbnet = kind == "pbnet"
     return Recipe(
+        paper=PAPER,
         dataset=dataset,
         epochs=epochs,
         batch_size=100,

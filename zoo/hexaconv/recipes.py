@@ -13,6 +13,8 @@ from zoo.hexaconv.models import hexaconv_resnet
 from zoo.registry import register
 from zoo.training import Recipe
 
+PAPER = 'E. Hoogeboom, J. W. T. Peters, T. S. Cohen, M. Welling. "HexaConv." ICLR 2018. arXiv:1803.02108.'
+
 
 def _translate(size):
     def augment(image, label):
@@ -24,6 +26,7 @@ def _translate(size):
 
 def _recipe(dataset, size, epochs, batch_size):
     return Recipe(
+        paper=PAPER,
         dataset=dataset,
         epochs=epochs,
         batch_size=batch_size,

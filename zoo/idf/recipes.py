@@ -7,6 +7,8 @@ from zoo.idf.model import IntegerDiscreteFlow
 from zoo.registry import register
 from zoo.training import Recipe
 
+PAPER = 'E. Hoogeboom, J. W. T. Peters, R. van den Berg, M. Welling. "Integer Discrete Flows and Lossless Compression." NeurIPS 2019. arXiv:1905.07376.'
+
 
 def bpd(y_true, y_pred):
     """The loss and metric: the model's output already is each image's bits per dimension."""
@@ -33,6 +35,7 @@ def warmup_cosine(total_steps, peak=1e-3, warmup=1000):
 
 
 CIFAR10_RECIPE = Recipe(
+        paper=PAPER,
     dataset="cifar10",
     epochs=42,
     batch_size=64,

@@ -15,6 +15,8 @@ from zoo.registry import register
 from zoo.snf.model import SelfNormalizingFlow
 from zoo.training import Recipe
 
+PAPER = 'T. A. Keller, J. W. T. Peters, P. Jaini, E. Hoogeboom, P. Forre, M. Welling. "Self Normalizing Flows." ICML 2021. arXiv:2011.07248.'
+
 MNIST_DIMENSIONS = 28 * 28
 
 
@@ -30,6 +32,7 @@ def bits_per_dim(y_true, y_pred):
 
 def _recipe(learning_rate, epochs):
     return Recipe(
+        paper=PAPER,
         dataset="mnist",
         epochs=epochs,
         batch_size=100,
