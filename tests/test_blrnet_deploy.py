@@ -132,3 +132,27 @@ def test_ste_layers_use_the_sign_of_a_clipped_latent_kernel():
 
     np.testing.assert_allclose(out, tf.nn.conv2d(x, np.where(latent >= 0, 1.0, -1.0).astype("float32"), 1, "SAME"),
                                atol=1e-5)
+
+
+def test_the_binary_network_exports_to_litert_with_only_plus_minus_one_weights(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from zoo import export
+
+    model, images = _tiny_pbnet(), _random_images(64)
+    binary = blrnet.to_binary(model, "map", data=images)
+    report = export.to_litert(binary, tmp_path / "binary.tflite", samples=images)
+    assert report.max_abs_error < 1e-5
+    interpreter = Interpreter(model_path=str(tmp_path / "binary.tflite"))
+    interpreter.allocate_tensors()
+    kernels = [interpreter.get_tensor(op["inputs"][1]) for op in interpreter._get_ops_details()
+               if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")]
+    *hidden, output = kernels
+    assert len(hidden) == 4 and all(set(np.unique(k)) <= {-1.0, 1.0} for k in hidden)
+    # the converter folds the output batch norm's per-class scale into the last kernel: +-1 times a scale
+    magnitude = np.abs(output)  # (classes, inputs)
+    np.testing.assert_allclose(magnitude, magnitude[:, :1] * np.ones_like(magnitude), rtol=1e-6)
+    runner = interpreter.get_signature_runner("serve")
+    (name,) = runner.get_input_details()
+    np.testing.assert_array_equal(runner(**{name: images})["outputs"].argmax(-1),
+                                  binary.predict(images, verbose=0).argmax(-1))

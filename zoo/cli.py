@@ -108,6 +108,9 @@ def _parser():
     p.add_argument("output", metavar="OUT.tflite")
     p.add_argument("--samples", type=int, default=16, help="test-split examples to compare on (default 16)")
     p.add_argument("--data-dir", help="tfds data folder for the samples (default $ZOO_DATA_DIR)")
+    p.add_argument("--binary", choices=("map", "ternary", "sample"),
+                   help="blrnet models: export the deterministic binary network of this kind (batch norms "
+                   "re-estimated on 20 batches of training images) instead of the stochastic one")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("compress", help="losslessly compress PNG files or folders with an integer discrete flow")
@@ -224,6 +227,14 @@ def _export(args):
 
     spec = zoo.registry.spec(args.name)
     model = zoo.load(args.name)
+    if args.binary:
+        from zoo import blrnet
+        from zoo.blrnet.recipes import bn_images
+        from zoo.errors import ExportError
+
+        if not any(isinstance(layer, blrnet.StochasticBinarization) for layer in model.layers):
+            raise ExportError(f"--binary applies to probabilistic binary networks (blrnet-*), not {args.name}")
+        model = blrnet.to_binary(model, args.binary, data=bn_images(spec.recipe, args.data_dir))
     samples, source = export.sample_inputs(spec, args.samples, data_dir=args.data_dir)
     report = export.to_litert(model, args.output, samples=samples, sample_source=source)
     print(report)
