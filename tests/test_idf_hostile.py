@@ -121,3 +121,12 @@ def test_fuzzed_streams_raise_codec_error_or_decode_exactly():
 @pytest.mark.slow
 def test_fuzzed_streams_many():
     _fuzz(5000, seed=1)
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (1, 1, 3), (5, 300, 3), (3, 28, 28, 1)])
+def test_no_stream_costs_more_than_the_raw_pixels_plus_the_header(shape):
+    image = np.random.default_rng(7).integers(0, 256, shape).astype(np.uint8)  # noise: the model cannot gain
+    data = compress(image)
+    header = _Header.parse(data)
+    assert len(data) <= image.size + header.size + 4  # + the CRC32
+    np.testing.assert_array_equal(decompress(data), image)
