@@ -5,7 +5,10 @@ with calibration, error-coverage and out-of-distribution detection.
 Batch norms of every network made from the PBNet are re-estimated on the first 20 batches of 100
 training images (`zoo.blrnet.recipes.bn_images`). Out-of-distribution images: for MNIST, CIFAR-10 test
 images turned gray (BT.601 luma) and resized to 28x28; for CIFAR-10, AID images resized to 32x32.
-Writes results/blrnet_<data>.md, results/blrnet_<data>_uncertainty.md and docs/blrnet-<data>.png.
+With the LiteRT files of the FPNet and of the MAP binary net (float32 and
+int8 weights): size, latency and agreement with Keras on the test images.
+Writes results/blrnet_<data>.md, results/blrnet_<data>_uncertainty.md,
+results/blrnet_<data>_litert.md and docs/blrnet-<data>.png.
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/blrnet.py mnist
@@ -64,6 +67,41 @@ def outliers(dataset, n, data_dir=None):
     return np.stack([np.asarray(Image.fromarray(a).resize((32, 32), Image.BOX)) for a in aid]), "AID test, 32x32"
 
 
+def litert_file(model, int8=False):
+    """A LiteRT flatbuffer of `model` (float32 weights, or int8 weights by dynamic-range quantization)."""
+    import tempfile
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as folder:
+        model.export(folder, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+        if int8:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        return converter.convert()
+
+
+def litert_rows(models, x, y, reference):
+    """Size, latency, accuracy and agreement with `reference` predictions of each model's LiteRT file."""
+    import time
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    rows = []
+    for label, model, int8 in models:
+        content = litert_file(model, int8)
+        runner = Interpreter(model_content=content).get_signature_runner()
+        (name,) = runner.get_input_details()
+        start = time.perf_counter()
+        probs = np.concatenate([list(runner(**{name: x[i:i + 500]}).values())[0] for i in range(0, len(x), 500)])
+        ms = 1000 * (time.perf_counter() - start) / len(x)
+        predicted = probs.argmax(-1)
+        rows.append([label, f"{len(content) / 1024:.0f}", f"{ms:.3f}", f"{100 * (predicted == y).mean():.2f}",
+                     f"{100 * (predicted == reference).mean():.2f}"])
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=("mnist", "cifar10"))
@@ -120,7 +158,17 @@ def main(argv=None):
     }
     coverage = markdown_table(["PBNet-S, rejecting the least certain"] + [f"{int(100 * f)}%" for f in fractions],
                               [[name] + [f"{100 * a:.2f}" for a in accs] for name, accs in curves.items()])
+    map_net = nets["PBNet-S, MAP binary net"]
+    reference = map_net.predict(x, batch_size=500, verbose=0).argmax(-1)
+    lite = litert_rows([
+        (f"FPNet, float32 weights (`{names['fp']}`)", nets[f"FPNet (`{names['fp']}`)"], False),
+        ("PBNet-S MAP binary net, float32 weights (+-1)", map_net, False),
+        ("PBNet-S MAP binary net, int8 weights (dynamic-range quantization)", map_net, True),
+    ], x, y, reference)
+    lite_table = markdown_table(["LiteRT file", "KiB", "ms / image (batch 500)", "test accuracy %",
+                                 "same prediction as the Keras MAP net %"], lite)
     write_results(f"blrnet_{args.dataset}", f"Binary networks on {args.dataset}: accuracy, calibration, OOD", table)
+    write_results(f"blrnet_{args.dataset}_litert", f"Binary networks on {args.dataset} as LiteRT files", lite_table)
     write_results(f"blrnet_{args.dataset}_uncertainty",
                   f"PBNet-S on {args.dataset}: accuracy on what remains after rejecting the least certain",
                   coverage)

@@ -75,3 +75,19 @@ def test_blrnet_calibration_and_coverage_measures():
     wrong_first = np.array([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
     score = np.array([3.0, 0.0, 0.0, 0.0])  # the wrong one is the least certain
     assert bench.coverage_curve(wrong_first, labels, score, fractions=(0.0, 0.25)) == [0.75, 1.0]
+
+
+def test_blrnet_litert_rows_measure_float_and_int8_files():
+    import keras
+    import numpy as np
+
+    from zoo import blrnet
+
+    keras.utils.set_random_seed(0)
+    pbnet = blrnet.binary_vgg("pbnet", (12, 12, 1), 4, blocks=((4,),), hidden=(8,))
+    images = np.random.default_rng(0).integers(0, 256, (40, 12, 12, 1)).astype("uint8")
+    binary = blrnet.to_binary(pbnet, "map", data=images)
+    reference = binary.predict(images, verbose=0).argmax(-1)
+    rows = _script("blrnet").litert_rows([("float", binary, False), ("int8", binary, True)], images, reference, reference)
+    (_, float_kib, _, _, float_agree), (_, int8_kib, _, _, _) = rows
+    assert float_agree == "100.00" and float(int8_kib) < float(float_kib)
