@@ -35,7 +35,7 @@ def write_results(name, title, table, notes=""):
     command = (command + " " if command else "") + "python " + shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
     RESULTS.mkdir(exist_ok=True)
     text = (f"# {title}\n\n- command: `{command}`\n- date: {datetime.date.today().isoformat()}\n"
-            f"- commit: {commit}\n- machine: {os.cpu_count()} CPU cores\n\n{table}\n")
+            f"- commit: {commit}\n- machine: {len(os.sched_getaffinity(0))} of {os.cpu_count()} CPU cores\n\n{table}\n")
     if notes:
         text += f"\n{notes}\n"
     path = RESULTS / f"{name}.md"
