@@ -110,6 +110,8 @@ def plot(series, fits, path):
         ax.loglog(d, 1000 * snf_s, "o-", label=f"SNF (slope {a:.2f})")
         ax.loglog(d, 1000 * exact_s, "s-", label=f"exact (slope {b:.2f})")
         ax.set_title(f"{kind}: one training step, batch {BATCH}")
+        ax.set_xticks(d, [str(v) for v in d])
+        ax.minorticks_off()
         ax.set_xlabel("D (dimensions)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
