@@ -292,8 +292,8 @@ class BestEpoch(keras.callbacks.Callback):
 def code_version():
     """`{"commit", "dirty"}` of the git checkout the zoo runs from (commit None outside a checkout).
 
-    Changes under `hub/`, `runs/` and to the manifest do not count as dirty: a
-    run writes them itself.
+    Changes under `hub/`, `runs/`, `results/`, `docs/` and to the manifest and
+    the README do not count as dirty: runs and benchmarks write them themselves.
     """
     root = paths.REPO_ROOT
 
@@ -305,7 +305,7 @@ def code_version():
         changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": False}
-    ignored = ("hub/", "runs/", "weights_manifest.json")
+    ignored = ("hub/", "runs/", "results/", "docs/", "weights_manifest.json", "README.md")
     dirty = any(not line[3:].startswith(ignored) for line in changed)
     return {"commit": commit, "dirty": dirty}
 
