@@ -148,11 +148,15 @@ def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path, mon
     for start, trained in zip(seen[0], model.get_weights()):
         np.testing.assert_allclose(start, trained, rtol=1e-6)
 
-    commands = []  # the command it would publish chains the one that made its starting checkpoint
+    commands, runs = [], []  # the command it would publish chains the one that made its starting checkpoint
     monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
-    monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, **kw: commands.append(command))
-    training.train(TINY, epochs=1, workdir=tmp_path / "third", from_pretrained=True, command="zoo train tiny --epochs 1")
-    assert commands == ["zoo train tiny-mlp-synthetic && zoo train tiny --epochs 1"]
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, **kw: commands.append(command) or runs.append(run))
+    training.train(TINY, epochs=2, workdir=tmp_path / "third", from_pretrained=True, command="zoo train tiny --epochs 2")
+    assert commands == ["zoo train tiny-mlp-synthetic && zoo train tiny --epochs 2"]
+    first = manifest.entry(TINY.name)["training"]
+    assert runs[0]["total_epochs"] == first["epochs"] + 2  # the chain's whole budget is recorded
+    assert runs[0]["total_wall_clock_s"] > first["wall_clock_s"]
 
 
 def test_the_optimizer_is_made_for_the_run_s_total_steps(isolated, tmp_path):

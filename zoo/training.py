@@ -216,6 +216,10 @@ def train(
         "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
         **({"initialized_from": initialized_from} if initialized_from else {}),
     }
+    if from_pretrained:  # the budget of the whole chain of runs that made the checkpoint
+        before = started_from.get("training", {})
+        run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
+        run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
     if beats_published(spec, metrics["validation"], data_dir=data_dir):
         metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
