@@ -134,9 +134,10 @@ def nll_table(data_dir=None):
         spec = registry.spec(name)
         metrics = training.evaluate(zoo.load(name), spec, data_dir=data_dir)
         run = entry["training"]
+        epochs = run.get("total_epochs", run["epochs"])  # a chain of --from-pretrained runs counts whole
+        wall_clock = run.get("total_wall_clock_s", run["wall_clock_s"])
         rows.append([f"`{name}`", f"{metrics['nll_nats']:.1f}", f"{metrics['bits_per_dim']:.4f}",
-                     f"{entry['validation']['metrics']['nll_nats']:.1f}", str(run["epochs"]),
-                     f"{run['wall_clock_s'] / 60:.1f}"])
+                     f"{entry['validation']['metrics']['nll_nats']:.1f}", str(epochs), f"{wall_clock / 60:.1f}"])
         print(rows[-1], flush=True)
     return markdown_table(["model", "test NLL (nats)", "test bits/dim", "validation NLL (nats)", "epochs",
                            "training wall clock (min, 1 core)"], rows)
