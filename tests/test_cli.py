@@ -104,3 +104,16 @@ def test_commands_print_no_tensorflow_log_lines_unless_verbose():
     assert quiet.returncode == 0 and '"name": "cnn-small-mnist"' in quiet.stdout
     assert quiet.stderr == "", quiet.stderr
     assert "I0000" in verbose.stderr or "absl" in verbose.stderr  # TensorFlow does log; it is only hidden
+
+
+@pytest.mark.parametrize("attribute", ["registry", "export", "snf", "training"])
+def test_submodules_are_reachable_as_attributes_of_a_fresh_zoo(attribute):
+    code = f"import zoo\nassert zoo.{attribute}.__name__ == 'zoo.{attribute}'\nassert zoo.registry.spec('snf-fc-mnist')\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(cli.__file__).parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_eval_runs_in_a_fresh_process(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "zoo.cli", "eval", "no-such-model"], capture_output=True, text=True,
+                          cwd=Path(cli.__file__).parent.parent)
+    assert done.returncode == 1 and done.stderr.startswith("zoo: error: Unknown model"), done.stderr[-2000:]

@@ -32,6 +32,10 @@ def __getattr__(name):
     if name in _API:
         register_all()
         return getattr(importlib.import_module(_API[name]), name)
-    if name in PAPERS:
-        return importlib.import_module(f"zoo.{name}")
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    try:  # a submodule, imported on first use: zoo.registry, zoo.export, zoo.idf ...
+        module = importlib.import_module(f"zoo.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"zoo.{name}":
+            raise
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}") from None
+    return module  # registry.spec and list_models import the papers' subpackages when first asked
