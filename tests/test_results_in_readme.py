@@ -9,16 +9,18 @@ from zoo.paths import REPO_ROOT
 RESULTS = sorted((REPO_ROOT / "results").glob("*.md"))
 
 
+def _sync_readme():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sync_readme", REPO_ROOT / "scripts" / "sync_readme.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def tables(text):
-    """The Markdown tables of `text`: runs of lines that start with '|'."""
-    blocks, current = [], []
-    for line in text.splitlines() + [""]:
-        if line.startswith("|"):
-            current.append(line.rstrip())
-        elif current:
-            blocks.append("\n".join(current))
-            current = []
-    return blocks
+    """The Markdown tables of `text` (scripts/sync_readme.py reads them the same way)."""
+    return _sync_readme().tables(text).split("\n\n") if text else []
 
 
 def test_there_are_results_files():
@@ -37,9 +39,4 @@ def test_results_tables_are_in_the_readme(path: Path):
 
 
 def test_readme_blocks_are_in_sync_with_their_results_files():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sync_readme", REPO_ROOT / "scripts" / "sync_readme.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main(["--check"]) == 0, "run: python scripts/sync_readme.py"
+    assert _sync_readme().main(["--check"]) == 0, "run: python scripts/sync_readme.py"

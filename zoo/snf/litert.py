@@ -43,9 +43,7 @@ def flow_signatures(model, images):
     def log_prob(images, noise):
         x = tf.cast(images, tf.float32) + noise
         z, log_det = model.forward(x, linear_log_dets=log_dets)
-        flat = tf.reshape(z, (tf.shape(z)[0], -1))
-        prior = -0.5 * tf.reduce_sum(flat**2, -1) - 0.5 * model.dimensions * np.log(2 * np.pi)
-        return {"log_prob": prior + log_det}
+        return {"log_prob": model.prior_log_prob(z) + log_det}
 
     def sample(z):
         return {"images": model.inverse(z, "exact", inverse_matrices=inverses)}

@@ -138,9 +138,13 @@ class SelfNormalizingFlow(keras.Model):
 
     def call(self, images, training=False):
         z, log_det = self.forward(self._dequantize(images, training, None), training=training)
-        prior = -0.5 * ops.sum(ops.reshape(z, (ops.shape(z)[0], -1)) ** 2, axis=-1)
-        prior = prior - 0.5 * self.dimensions * math.log(2 * math.pi)
-        return -(prior + log_det)
+        return -(self.prior_log_prob(z) + log_det)
+
+    def prior_log_prob(self, z):
+        """log N(z; 0, I) of each latent, in nats."""
+        return -0.5 * ops.sum(ops.reshape(z, (ops.shape(z)[0], -1)) ** 2, axis=-1) - 0.5 * self.dimensions * math.log(
+            2 * math.pi
+        )
 
     def log_prob(self, images, seed=None, batch_size=500):
         """Exact log-likelihood in nats of each uint8 image (N, H, W, C), dequantization noise from `seed`
@@ -155,8 +159,7 @@ class SelfNormalizingFlow(keras.Model):
         for start in range(0, len(images), batch_size):
             x = self._dequantize(images[start:start + batch_size], False, seed)
             z, log_det = self.forward(x)
-            prior = -0.5 * ops.sum(ops.reshape(z, (ops.shape(z)[0], -1)) ** 2, axis=-1)
-            out.append(ops.convert_to_numpy(prior - 0.5 * self.dimensions * math.log(2 * math.pi) + log_det))
+            out.append(ops.convert_to_numpy(self.prior_log_prob(z) + log_det))
         return np.concatenate(out)
 
     def inverse(self, z, inverse="exact", inverse_matrices=None):
