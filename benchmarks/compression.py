@@ -6,7 +6,7 @@ run on streams of `--batch-size` images (its speed target) and as one stream
 for all images, against the model's ideal -log2 P(x).
 
 Usage:
-    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py              # full test split, ~1 h
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py              # full test split, ~15 min
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --images 500
 """
 
@@ -15,6 +15,7 @@ import time
 
 import imagecodecs
 import numpy as np
+from results_file import markdown_table, write_results
 from tqdm import tqdm
 
 from zoo import data
@@ -74,14 +75,19 @@ def main(argv=None):
         bpd, enc, dec = _each(name, encode, decode, images)
         rows.append((name, bpd, None, enc, dec))
 
-    print(f"\nCIFAR-10 test, first {len(images)} images, 32x32x3; bits per dimension = file bytes x 8 / 3072 per image")
-    print("| codec | bits/dim | ideal -log2 P bits/dim | encode img/s | decode img/s |")
-    print("|---|---|---|---|---|")
-    for name, bpd, ideal_bpd, enc, dec in rows:
-        cells = [f"{bpd:.3f}", f"{ideal_bpd:.3f}" if ideal_bpd else "", f"{enc:.0f}" if enc else "", f"{dec:.0f}" if dec else ""]
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    print(f"\none stream of {len(images)}: payload is {100 * (whole_bpd / ideal - 1):+.2f}% against the ideal bits")
-
+    table = markdown_table(
+        ["codec", "bits/dim", "ideal -log2 P bits/dim", "encode img/s", "decode img/s"],
+        [[name, f"{bpd:.3f}", f"{ideal_bpd:.3f}" if ideal_bpd else "", f"{enc:.0f}" if enc else "", f"{dec:.0f}" if dec else ""]
+         for name, bpd, ideal_bpd, enc, dec in rows],
+    )
+    print(table)
+    write_results(
+        "compression_cifar10",
+        f"Lossless compression of the first {len(images)} CIFAR-10 test images (32x32x3), each decode checked bit-exact",
+        table,
+        notes=(f"bits/dim = file bytes x 8 / 3072 per image. One stream of {len(images)} images: payload "
+               f"{100 * (whole_bpd / ideal - 1):+.2f}% against the model's ideal bits."),
+    )
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,10 @@
    pipeline. The first column is each model on the untouched square images.
 
 Usage:
-    python benchmarks/hexaconv.py [--size 65] [--batch 16] [--repeats 10]
+    python benchmarks/hexaconv.py [--size 65] [--batch 16] [--repeats 10] [--robustness]
+
+Writes results/hexaconv_layer_speed.md, results/hexaconv_models.md and, with --robustness,
+results/hexaconv_robustness.md.
 """
 
 import argparse
@@ -22,6 +25,7 @@ import time
 
 import keras
 import numpy as np
+from results_file import markdown_table, write_results
 from tqdm import tqdm
 
 import zoo
@@ -129,31 +133,34 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     rows, peer = layer_table(args.size, args.batch, args.channels, args.filters, args.repeats)
-    print(f"\nForward time, batch {args.batch}, 3x3 kernels, 2 CPU cores")
-    print("| layer | input -> output | ms | Conv2D ms (same input, same output channels) | ratio |")
-    print("|---|---|---|---|---|")
-    for name, io, ours, base, ratio in rows:
-        print(f"| {name} | {io} | {ours:.1f} | {base:.1f} | {ratio:.2f} |")
-    print(peer)
+    table = markdown_table(
+        ["layer", "input -> output", "ms", "Conv2D ms (same input, same output channels)", "ratio"],
+        [[name, io, f"{ours:.1f}", f"{base:.1f}", f"{ratio:.2f}"] for name, io, ours, base, ratio in rows],
+    )
+    print(table)
+    write_results("hexaconv_layer_speed", f"HexaConv layers against Conv2D: forward time, batch {args.batch}, 3x3 kernels",
+                  table, notes=peer)
 
-    print(f"\nHexaConv classifiers (training throughput: batch {args.batch}, {args.repeats} steps)")
-    print("| model | free parameters | test accuracy | train img/s |")
-    print("|---|---|---|---|")
-    for name, params, accuracy, throughput in model_table(args.batch, args.repeats):
-        shown = f"{accuracy:.4f}" if accuracy is not None else "not trained yet"
-        print(f"| {name} | {params:,} | {shown} | {throughput:.1f} |")
+    table = markdown_table(
+        ["model", "free parameters", "test accuracy", "train img/s"],
+        [[name, f"{params:,}", f"{accuracy:.4f}" if accuracy is not None else "not trained yet", f"{throughput:.1f}"]
+         for name, params, accuracy, throughput in model_table(args.batch, args.repeats)],
+    )
+    print(table)
+    write_results("hexaconv_models", f"HexaConv classifiers (training throughput: batch {args.batch}, {args.repeats} steps)", table)
 
     if args.robustness:
         trained = zoo.list_models("hexaconv-*-aid", pretrained=True)
         ds = data.load("aid64", "test").take(args.images).batch(500)
         pairs = [(x.numpy(), y.numpy()) for x, y in ds]
         images, labels = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
-        print(f"\nAID test ({len(images)} images) transformed on the hexagonal lattice: accuracy")
-        print("| model | square image | " + " | ".join(name for name, _ in TRANSFORMS) + " |")
-        print("|---|" + "---|" * (len(TRANSFORMS) + 1))
-        for name, accuracies in robustness_table(trained, images, labels):
-            print(f"| {name} | " + " | ".join(f"{a:.4f}" for a in accuracies) + " |")
-
+        table = markdown_table(
+            ["model", "square image", *(name for name, _ in TRANSFORMS)],
+            [[name, *(f"{a:.4f}" for a in accuracies)] for name, accuracies in robustness_table(trained, images, labels)],
+        )
+        print(table)
+        write_results("hexaconv_robustness",
+                      f"AID test ({len(images)} images) transformed on the hexagonal lattice: accuracy", table)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,8 @@ script puts its folder first on the path.)
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/litert_vs_keras.py [--samples 256] [NAME ...]
+
+Without NAMEs it writes results/litert_vs_keras.md.
 """
 
 import argparse
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results_file import markdown_table, write_results
 from tqdm import tqdm
 
 import zoo
@@ -51,11 +54,12 @@ def main(argv=None):
         rows.append((name, model.count_params(), report.size_bytes / 1024, report.max_abs_error, agree, keras_ms, litert_ms, source))
 
     header = ("model", "params", "tflite KiB", "max abs diff", "same argmax", "Keras ms/img", "LiteRT ms/img", "samples")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for r in rows:
-        print(f"| {r[0]} | {r[1]:,} | {r[2]:.0f} | {r[3]:.2g} | {r[4]:.4f} | {r[5]:.3f} | {r[6]:.3f} | {r[7]} |")
-
+    table = markdown_table(header, [
+        [r[0], f"{r[1]:,}", f"{r[2]:.0f}", f"{r[3]:.2g}", f"{r[4]:.4f}", f"{r[5]:.3f}", f"{r[6]:.3f}", r[7]] for r in rows
+    ])
+    print(table)
+    if not args.names:  # the README's table is the run over every published classifier
+        write_results("litert_vs_keras", f"Keras against its LiteRT export, {args.samples} images per model", table)
 
 if __name__ == "__main__":
     main()

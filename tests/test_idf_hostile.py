@@ -92,13 +92,18 @@ def _mutations(data, rng, count):
 
 def _fuzz(count, seed):
     rng = np.random.default_rng(seed)
-    # coded RGB images, a gray one and a one-pixel one (both stored raw: too small or gray to gain)
-    originals = [_image((32, 32, 3), 1), _image((2, 32, 48, 3), 2), _image((17, 9, 1), 3), _image((1, 1, 3), 4)]
+    # coded RGB images, a gray one and a one-pixel one (both stored raw: too small or gray to gain), and a
+    # mixed batch (a coded image and stored noise)
+    noise = np.random.default_rng(seed).integers(0, 256, (1, 32, 32, 3)).astype(np.uint8)
+    mixed = np.concatenate([_image((1, 32, 32, 3), 5), noise])
+    originals = [_image((32, 32, 3), 1), _image((2, 32, 48, 3), 2), _image((17, 9, 1), 3), _image((1, 1, 3), 4), mixed]
     slowest = 0.0
     outcomes = {"refused": 0, "intact": 0}
     for original in originals:
         data = compress(original)
-        assert _Header.parse(data).stored == (original.shape[-1] == 1 or original.size < 10)
+        header = _Header.parse(data)
+        assert header.stored == (original.shape[-1] == 1 or original.size < 10)
+        assert header.mixed == (original is mixed)
         for damaged in _mutations(data, rng, count // len(originals)):
             start = time.perf_counter()
             try:
@@ -130,3 +135,29 @@ def test_no_stream_costs_more_than_the_raw_pixels_plus_the_header(shape):
     header = _Header.parse(data)
     assert len(data) <= image.size + header.size + 4  # + the CRC32
     np.testing.assert_array_equal(decompress(data), image)
+
+
+def test_in_a_batch_each_image_costs_at_most_its_raw_pixels():
+    smooth = _image((3, 32, 40, 3), 5)
+    noise = np.random.default_rng(8).integers(0, 256, (2, 32, 40, 3)).astype(np.uint8)
+    batch = np.concatenate([smooth[:1], noise[:1], smooth[1:], noise[1:]])  # coded, stored, coded, coded, stored
+    data = compress(batch)
+    header = _Header.parse(data)
+    assert header.mixed and not header.stored
+    np.testing.assert_array_equal(decompress(data), batch)
+    alone = compress(smooth)  # the coded images alone: the noise adds its raw pixels and one bit each, no more
+    assert len(data) <= len(alone) + noise.size + 1 + 4  # + the table of stored images, + word alignment
+    np.testing.assert_array_equal(decompress(compress(noise)), noise)  # all stored: the plain stored stream
+    assert _Header.parse(compress(noise)).stored
+
+
+def test_a_mixed_stream_with_a_damaged_table_of_stored_images_is_refused():
+    batch = np.concatenate([_image((1, 32, 32, 3), 6), np.full((1, 32, 32, 3), 7, np.uint8)])
+    batch[1] = np.random.default_rng(9).integers(0, 256, (32, 32, 3))
+    data = compress(batch)
+    header = _Header.parse(data)
+    assert header.mixed
+    start = header.size + 4
+    for table in (0b00000000, 0b11000000, 0b10100000):  # none stored, all stored, a bit beyond N
+        with pytest.raises(CodecError):
+            decompress(data[:start] + bytes([table]) + data[start + 1:])

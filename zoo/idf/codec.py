@@ -7,9 +7,13 @@ and cut into tiles; grayscale is coded as three equal channels. The stream:
     magic "Z" | version | model name | 4-byte weights tag | flags | H, W, N | CRC32 | body
 
 The body is the rANS words, or, in the rare case where that would be larger
-(a tiny image padded to a whole tile), the raw pixels ("stored" mode). The CRC32 covers the header and the original pixels and is checked after
-decoding, so a corrupted, truncated or foreign stream raises `CodecError`
-rather than returning wrong pixels.
+(a tiny image padded to a whole tile, noise), the raw pixels ("stored" mode).
+In a batch the choice is made per image: a stream whose "mixed" flag is set
+begins its body with one bit per image (set: stored) and the stored images'
+raw pixels, then the rANS words of the others, so no image of a batch costs
+more than its raw pixels (plus its bit). The CRC32 covers the header and the
+original pixels and is checked after decoding, so a corrupted, truncated or
+foreign stream raises `CodecError` rather than returning wrong pixels.
 
 Example:
     >>> from zoo import idf
@@ -85,8 +89,9 @@ class Codec:
             means.reshape(-1, k), log_scales.reshape(-1, k), logits.reshape(-1, k)
         )
         self._prior_width = counts.shape[1] - 1
+        self._prior_counts = counts
         self._prior_models = [_categorical(row) for row in counts]
-        self._logistic_models = {}  # table key -> Categorical, built on first use
+        self._logistic_models, self._logistic_counts = {}, {}  # table key -> Categorical / counts, built on first use
         self._bank_low = np.zeros(tables.SCALE_LEVELS * tables.FRACTIONS, np.int64)
         self._bank_width = np.zeros_like(self._bank_low)
         self._compile()
@@ -129,26 +134,63 @@ class Codec:
 
     def compress(self, images):
         images, single = _check_images(images)
-        tiles = _tile(images, self.flow.image_shape)
-        coder = constriction.stream.stack.AnsCoder()
-        starts = list(range(0, len(tiles), CHUNK))
-        for start in reversed(starts):  # a stack: push the last chunk first, so the first decodes first
-            self._encode_chunk(tiles[start : start + CHUNK], coder)
+        n = len(images)
+        measure = not single and n > 1  # in a batch, choose per image: the model's bits or the raw pixels
+        coder, bits = self._encode(_tile(images, self.flow.image_shape), measure)
+        stored_images = np.zeros(n, bool)
+        if measure:
+            stored_images = bits.reshape(n, -1).sum(axis=1) >= 8 * images[0].size
+            if stored_images.all():
+                stored_images[:] = False  # the whole-stream fallback below stores them all
+            elif stored_images.any():  # code the others again on their own chunks, as the decoder will
+                coder, _ = self._encode(_tile(images[~stored_images], self.flow.image_shape), measure=False)
         body = coder.get_compressed().astype("<u4").tobytes()
+        mixed = bool(stored_images.any())
+        if mixed:
+            body = np.packbits(stored_images).tobytes() + images[stored_images].tobytes() + body
         stored = len(body) >= images.size
-        header = _Header(self.name, self.tag, images.shape[0] if not single else 0, *images.shape[1:], stored)
+        header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored)
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
 
-    def _encode_chunk(self, tiles, coder):
+    def _encode(self, tiles, measure):
+        """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk."""
+        coder = constriction.stream.stack.AnsCoder()
+        bits = np.zeros(len(tiles)) if measure else None
+        for start in reversed(range(0, len(tiles), CHUNK)):  # a stack: push the last chunk first
+            segments = self._chunk_segments(tiles[start : start + CHUNK])
+            if measure:
+                bits[start : start + CHUNK] = self._tile_bits(segments)
+            for low, width, keys, models, values in reversed(segments):
+                _encode_segment(values, low, width, keys, models, coder)
+        return coder, bits
+
+    def _chunk_segments(self, tiles):
+        """The chunk's latents as (low, width, keys, models, values) per segment, in decode order."""
         splits, z = self._flow(tiles)
-        segments = [self._prior_segment(len(tiles)) + (ops.convert_to_numpy(z),)]  # in decode order
+        segments = [self._prior_segment(len(tiles)) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64),)]
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
-            segments.append(self._logistic_segment(*self._params[level](kept)) + (ops.convert_to_numpy(y),))
-        for low, width, keys, models, values in reversed(segments):
-            _encode_segment(values.reshape(-1).astype(np.int64), low, width, keys, models, coder)
+            values = ops.convert_to_numpy(y).reshape(-1).astype(np.int64)
+            segments.append(self._logistic_segment(*self._params[level](kept)) + (values,))
+        return segments
+
+    def _tile_bits(self, segments):
+        """The information content (bits) of each tile of a chunk under the tables that code it."""
+        n = len(segments[0][4]) // len(self._prior_models)
+        bits = np.zeros(n)
+        for low, width, keys, models, values in segments:
+            counts = self._prior_counts if models is self._prior_models else self._logistic_counts
+            symbols, outside = tables.to_symbols(values, low, width)
+            order, groups = _grouped(keys)
+            ordered = np.empty(len(keys), np.int64)
+            for key, start, end in groups:
+                ordered[start:end] = counts[key][symbols[order[start:end]]]
+            symbol_bits = np.empty(len(keys))
+            symbol_bits[order] = tables.PRECISION - np.log2(ordered)
+            bits += (symbol_bits + 32.0 * outside).reshape(n, -1).sum(axis=1)
+        return bits
 
     def _prior_segment(self, n):
         """(low, width, keys, models) of the last latent: one fixed table per dimension."""
@@ -163,7 +205,7 @@ class Codec:
             if key not in self._logistic_models:
                 low, counts = tables.logistic_table(key)
                 self._bank_low[key], self._bank_width[key] = low, len(counts) - 1
-                self._logistic_models[key] = _categorical(counts)
+                self._logistic_models[key], self._logistic_counts[key] = _categorical(counts), counts
         return base + self._bank_low[keys], self._bank_width[keys], keys, self._logistic_models
 
     # -- decompress -------------------------------------------------------------------------
@@ -185,10 +227,20 @@ class Codec:
             if len(payload) != np.prod(shape):
                 raise CodecError("stream is truncated or corrupted (stored pixels have the wrong length)")
             return self._checked(np.frombuffer(payload, np.uint8).reshape(shape), header, data)
+        images, stored_images = np.empty(shape, np.uint8), np.zeros(n, bool)
+        if header.mixed:
+            stored_images, raw, payload = _split_mixed(payload, shape)
+            images[stored_images] = raw
+        images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]))
+        return self._checked(images, header, data)
+
+    def _decode_tiles(self, payload, shape):
+        """The `shape` images whose tiles the rANS words in `payload` hold."""
         if len(payload) % 4:
             raise CodecError("stream is truncated or corrupted (payload is not whole 32-bit words)")
+        n, h, w, _ = shape
         th, tw, tc = self.flow.image_shape
-        count = -(-header.h // th) * -(-header.w // tw) * n
+        count = -(-h // th) * -(-w // tw) * n
         if count * th * tw * tc * MIN_BITS_PER_DIM > 8 * len(payload) + 64:
             raise CodecError("stream is truncated or corrupted: the header claims more pixels than the payload holds")
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, "<u4").astype(np.uint32))
@@ -200,7 +252,7 @@ class Codec:
             raise CodecError(f"stream is truncated or corrupted ({e})") from None
         if not coder.is_empty():
             raise CodecError("stream is corrupted: data is left over after the last symbol")
-        return self._checked(_untile(tiles, shape), header, data)
+        return _untile(tiles, shape)
 
     @staticmethod
     def _checked(images, header, data):
@@ -266,6 +318,21 @@ def _decode_segment(low, width, keys, models, coder):
     return values
 
 
+def _split_mixed(payload, shape):
+    """(which images are stored, their raw pixels, the rANS words) of a mixed stream's body."""
+    n = shape[0]
+    size = -(-n // 8)
+    stored_images = np.unpackbits(np.frombuffer(payload[:size], np.uint8)).astype(bool)
+    if len(payload) < size or stored_images[n:].any() or stored_images[:n].all() or not stored_images.any():
+        raise CodecError("stream is truncated or corrupted (invalid table of stored images)")
+    stored_images = stored_images[:n]
+    end = size + int(stored_images.sum()) * int(np.prod(shape[1:]))
+    if len(payload) < end:
+        raise CodecError("stream is truncated or corrupted (stored pixels are missing)")
+    raw = np.frombuffer(payload[size:end], np.uint8).reshape(-1, *shape[1:])
+    return stored_images, raw, payload[end:]
+
+
 def _check_images(images):
     """(batch of images, whether a single image was given), after checking dtype and shape."""
     images = np.asarray(images)
@@ -305,17 +372,20 @@ class _Header:
     """The stream's header, 22 bytes for one 32x32 RGB image; n = 0 records that a single (H, W, C) image was given.
 
         magic "Z" | version | model name (base-40 digits, varint) | 4-byte weights tag
-        | flags (RGB, stored, batch) | H, W (varints) | N (varint, batches only)
+        | flags (RGB, stored, batch, mixed) | H, W (varints) | N (varint, batches only)
+
+    "stored": the body is the raw pixels; "mixed" (a batch only): some images are stored, the rest coded.
     """
 
-    RGB, STORED, BATCH = 1, 2, 4  # flag bits
+    RGB, STORED, BATCH, MIXED = 1, 2, 4, 8  # flag bits
 
-    def __init__(self, name, tag, n, h, w, c, stored, size=None):
+    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
-        self.stored, self.size = stored, size
+        self.stored, self.mixed, self.size = stored, mixed, size
 
     def pack(self):
         flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
+        flags |= self.MIXED if self.mixed else 0
         shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
         return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
@@ -338,9 +408,11 @@ class _Header:
             n, pos = _read_varint(data, pos, max_bytes=5) if flags & cls.BATCH else (0, pos)
         except (IndexError, UnicodeDecodeError):
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
-        if flags >= 8 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4:
+        mixed = bool(flags & cls.MIXED)
+        if flags >= 16 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4 \
+                or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
-        return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos)
+        return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed)
 
     def check_size(self, max_pixels):
         pixels = max(self.n, 1) * self.h * self.w
