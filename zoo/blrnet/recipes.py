@@ -1,8 +1,8 @@
 """Registered binary networks on MNIST and CIFAR-10, and how each is trained.
 
 Three kinds per data set at one architecture and one budget (epochs, batch,
-Adam with cosine decay from 1e-3, seed): `blrnet-fp-*` (full precision, trained
-first), `blrnet-ste-*` (straight-through BNN) and `blrnet-*` (PBNet-S: sampled
+Adam with cosine decay, seed; each kind's peak learning rate chosen on the
+validation split): `blrnet-fp-*` (full precision, trained first), `blrnet-ste-*` (straight-through BNN) and `blrnet-*` (PBNet-S: sampled
 binary activations), the last two initialized from the published FP network
 (theta = clip(w / std(w of the layer), -0.9, 0.9)), as the paper's best
 CIFAR-10 run. A PBNet is selected and reported by the accuracy of its MAP
@@ -90,7 +90,7 @@ def _recipe(dataset, kind, epochs):
         batch_size=100,
         loss="sparse_categorical_crossentropy",
         metric="map_accuracy" if pbnet else "accuracy",
-        optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps, alpha=0.01)),
+        optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATES[kind], steps, alpha=0.01)),
         augment=_flip_and_translate if dataset == "cifar10" else None,
         initialize=None if kind == "fp" else _initialize_from(f"blrnet-fp-{dataset}"),
         evaluator=map_accuracy if pbnet else None,
@@ -104,6 +104,10 @@ def _flip_and_translate(image, label):
 
 
 EPOCHS = {"mnist": 10, "cifar10": 30}
+# peak learning rates, chosen per kind on the validation split by benchmarks/lr_probe.py (results/lr_*.md):
+# theta lives in [-1, 1] and the binary nets' latent weights are clipped there too, so they move far faster
+# than a real network's weights
+LEARNING_RATES = {"fp": 1e-3, "ste": 1e-2, "pbnet": 1e-1}
 _TITLES = {
     "pbnet": "Probabilistic binary network (PBNet-S): binary weights and activations, trained through their distributions",
     "fp": "Full-precision twin of the binary networks (FPNet; real weights, hard tanh), their initializer",
