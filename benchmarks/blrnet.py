@@ -6,7 +6,8 @@ Batch norms of every network made from the PBNet are re-estimated on the first 2
 training images (`zoo.blrnet.recipes.bn_images`). Out-of-distribution images: for MNIST, CIFAR-10 test
 images turned gray (BT.601 luma) and resized to 28x28; for CIFAR-10, AID images resized to 32x32.
 With the LiteRT files of the FPNet and of the MAP binary net (float32 and
-int8 weights): size, latency and agreement with Keras on the test images.
+int8 weights, the latter in `blrnet.zero_one_form`): size, latency and agreement with Keras on the test
+images.
 Writes results/blrnet_<data>.md, results/blrnet_<data>_uncertainty.md,
 results/blrnet_<data>_litert.md and docs/blrnet-<data>.png.
 
@@ -67,18 +68,17 @@ def outliers(dataset, n, data_dir=None):
     return np.stack([np.asarray(Image.fromarray(a).resize((32, 32), Image.BOX)) for a in aid]), "AID test, 32x32"
 
 
-def litert_file(model, int8=False):
-    """A LiteRT flatbuffer of `model` (float32 weights, or int8 weights by dynamic-range quantization)."""
+def litert_file(model, samples, int8=False):
+    """A LiteRT flatbuffer of `model`, checked against Keras on `samples` by `zoo.export.to_litert` (float32
+    weights; or, for a binary network, its `zero_one_form` with int8 weights, as `zoo export --binary` writes)."""
     import tempfile
 
-    import tensorflow as tf
+    from zoo import blrnet, export
 
     with tempfile.TemporaryDirectory() as folder:
-        model.export(folder, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        if int8:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        return converter.convert()
+        report = export.to_litert(blrnet.zero_one_form(model) if int8 else model, Path(folder) / "m.tflite",
+                                  samples=samples, int8_weights=int8)
+        return Path(report.path).read_bytes()
 
 
 def litert_rows(models, x, y, reference):
@@ -89,7 +89,7 @@ def litert_rows(models, x, y, reference):
 
     rows = []
     for label, model, int8 in models:
-        content = litert_file(model, int8)
+        content = litert_file(model, x[:16], int8)
         runner = Interpreter(model_content=content).get_signature_runner()
         (name,) = runner.get_input_details()
         start = time.perf_counter()
@@ -163,7 +163,7 @@ def main(argv=None):
     lite = litert_rows([
         (f"FPNet, float32 weights (`{names['fp']}`)", nets[f"FPNet (`{names['fp']}`)"], False),
         ("PBNet-S MAP binary net, float32 weights (+-1)", map_net, False),
-        ("PBNet-S MAP binary net, int8 weights (dynamic-range quantization)", map_net, True),
+        ("PBNet-S MAP binary net, int8 weights ({0, 1} form, dynamic-range quantization)", map_net, True),
     ], x, y, reference)
     lite_table = markdown_table(["LiteRT file", "KiB", "ms / image (batch 500)", "test accuracy %",
                                  "same prediction as the Keras MAP net %"], lite)

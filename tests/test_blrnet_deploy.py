@@ -156,3 +156,40 @@ def test_the_binary_network_exports_to_litert_with_only_plus_minus_one_weights(t
     (name,) = runner.get_input_details()
     np.testing.assert_array_equal(runner(**{name: images})["outputs"].argmax(-1),
                                   binary.predict(images, verbose=0).argmax(-1))
+
+
+def test_the_zero_one_form_computes_the_same_network():
+    model, images = _tiny_pbnet(), _random_images(64)
+    binary = blrnet.to_binary(model, "map", data=images)
+    zero_one = blrnet.zero_one_form(binary)
+    np.testing.assert_allclose(zero_one.predict(images, verbose=0), binary.predict(images, verbose=0), atol=1e-6)
+    for layer in zero_one.layers:  # still +-1 kernels (the first layer's input is real and stays as it was)
+        if type(layer) in (keras.layers.Conv2D, keras.layers.Dense):
+            assert set(np.unique(layer.get_weights()[0])) <= {-1.0, 1.0}
+        if isinstance(layer, blrnet.Step):
+            assert set(np.unique(keras.Model(zero_one.input, layer.output).predict(images, verbose=0))) <= {0.0, 1.0}
+
+
+def test_the_int8_binary_network_in_litert_has_plus_minus_one_weights_and_the_same_predictions(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from zoo import export
+
+    images = _random_images(256, seed=1)
+    keras.utils.set_random_seed(0)
+    wide = blrnet.binary_vgg("pbnet", (12, 12, 1), 4, blocks=((8,), (32, 32)), hidden=(64,))  # kernels >= 1024
+    binary = blrnet.to_binary(wide, "map", data=images)
+    report = export.to_litert(blrnet.zero_one_form(binary), tmp_path / "b.tflite", samples=images, int8_weights=True)
+    interpreter = Interpreter(model_path=report.path)
+    interpreter.allocate_tensors()
+    int8 = [t for t in interpreter.get_tensor_details() if t["dtype"] == np.int8 and t["name"] and
+            len(t["quantization_parameters"]["scales"])]
+    weights = [t for t in int8 if len(t["shape"]) in (2, 4)]
+    assert len(weights) >= 3
+    hidden = [t for t in weights if t["shape"][0] != 4]  # not the output layer (its batch norm is folded in)
+    for t in hidden:  # stored as int8 +-127 at scale 1/127: exactly +-1
+        values = interpreter.get_tensor(t["index"])
+        assert set(np.unique(values)) <= {-127, 127}
+        np.testing.assert_allclose(t["quantization_parameters"]["scales"], 1 / 127, rtol=1e-6)
+    keras_probs = binary.predict(images, verbose=0)
+    np.testing.assert_array_equal(export.run_litert(interpreter, images).argmax(-1), keras_probs.argmax(-1))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs_data
 
 from zoo import cli, manifest
 
@@ -63,6 +64,16 @@ def test_export_command_writes_a_checked_file(tmp_path, capsys, monkeypatch):
     assert cli.main(["export", "cnn-small-mnist", str(out_file), "--samples", "4"]) == 0
     assert out_file.stat().st_size > 0
     assert "checked on 4 samples" in capsys.readouterr().out
+
+
+@needs_data
+def test_export_binary_writes_the_int8_binary_network(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out_file = tmp_path / "binary.tflite"
+    assert cli.main(["export", "blrnet-mnist", str(out_file), "--binary", "map", "--samples", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "0.0000% of elements not within" in out
+    assert out_file.stat().st_size < 1.1 * 1024**2  # int8: a quarter of the 3.4 MB float32 file
 
 
 def test_console_script_is_installed():

@@ -110,7 +110,8 @@ def _parser():
     p.add_argument("--data-dir", help="tfds data folder for the samples (default $ZOO_DATA_DIR)")
     p.add_argument("--binary", choices=("map", "ternary", "sample"),
                    help="blrnet models: export the deterministic binary network of this kind (batch norms "
-                   "re-estimated on 20 batches of training images) instead of the stochastic one")
+                   "re-estimated on 20 batches of training images) instead of the stochastic one, its +-1 "
+                   "weights stored as int8 (exact: see blrnet.zero_one_form)")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("compress", help="losslessly compress PNG files or folders with an integer discrete flow")
@@ -234,9 +235,9 @@ def _export(args):
 
         if not any(isinstance(layer, blrnet.StochasticBinarization) for layer in model.layers):
             raise ExportError(f"--binary applies to probabilistic binary networks (blrnet-*), not {args.name}")
-        model = blrnet.to_binary(model, args.binary, data=bn_images(spec.recipe, args.data_dir))
+        model = blrnet.zero_one_form(blrnet.to_binary(model, args.binary, data=bn_images(spec.recipe, args.data_dir)))
     samples, source = export.sample_inputs(spec, args.samples, data_dir=args.data_dir)
-    report = export.to_litert(model, args.output, samples=samples, sample_source=source)
+    report = export.to_litert(model, args.output, samples=samples, sample_source=source, int8_weights=bool(args.binary))
     print(report)
 
 

@@ -102,13 +102,18 @@ def default_signatures(model, samples):
     return {"serve": Signature(lambda x: {"outputs": model(x, training=False)}, [spec], (samples,))}
 
 
-def to_litert(model, path, samples, *, sample_source="given"):
-    """Write `model` to `path` as LiteRT, refusing Flex/custom ops, after checking every signature on `samples`."""
+def to_litert(model, path, samples, *, sample_source="given", int8_weights=False):
+    """Write `model` to `path` as LiteRT, refusing Flex/custom ops, after checking every signature on `samples`.
+
+    `int8_weights`: store weight tensors of 1024 elements or more as int8 (dynamic-range quantization; their
+    layers quantize their inputs on the fly). Exact only for networks made for it, such as a binary network's
+    `blrnet.zero_one_form`; the same check against Keras decides.
+    """
     path = Path(path)
     if path.suffix != ".tflite":
         raise ExportError(f"LiteRT files end in .tflite; got {path}")
     signatures = _signatures_for(model)(model, samples)
-    content = _convert(model, signatures)
+    content = _convert(model, signatures, int8_weights)
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_content=content)
@@ -135,7 +140,7 @@ def _signatures_for(model):
     return default_signatures
 
 
-def _convert(model, signatures):
+def _convert(model, signatures, int8_weights=False):
     """The LiteRT flatbuffer with one signature per entry point (Flex ops allowed here, refused by the caller)."""
     import keras
     import tensorflow as tf
@@ -148,6 +153,8 @@ def _convert(model, signatures):
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=list(signatures))
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+        if int8_weights:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
         try:
             return converter.convert()
         except Exception as e:

@@ -13,7 +13,17 @@ Example:
 """
 
 from zoo.blrnet.baselines import BinaryConv2D, BinaryDense, SignSTE
-from zoo.blrnet.deploy import Sign, binary_weights, ensemble, members, predictive_uncertainty, to_binary
+from zoo.blrnet.deploy import (
+    Sign,
+    Step,
+    WithComplement,
+    binary_weights,
+    ensemble,
+    members,
+    predictive_uncertainty,
+    to_binary,
+    zero_one_form,
+)
 from zoo.blrnet.layers import (
     ClipTheta,
     Mean,
@@ -33,15 +43,18 @@ __all__ = [
     "Mean",
     "Sign",
     "SignSTE",
+    "Step",
     "StochasticBatchNormalization",
     "StochasticBinarization",
     "StochasticBinaryConv2D",
     "StochasticBinaryDense",
     "StochasticMaxPooling2D",
+    "WithComplement",
     "binary_vgg",
     "binary_weights",
     "ensemble",
     "members",
     "predictive_uncertainty",
     "to_binary",
+    "zero_one_form",
 ]

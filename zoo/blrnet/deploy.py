@@ -10,6 +10,15 @@ and -s tau go into the kernel and bias; after a pool they are a 1x1
 `DepthwiseConv2D` (multiplier s in {-1, +1}, bias -s tau). The output layer
 keeps its batch norm (an affine map per class) before the softmax.
 
+For int8 deployment, `zero_one_form` rewrites a binary network so that
+every binary layer reads activations b = (s + 1) / 2 in {0, 1} instead of s
+in {-1, +1} (same function, same +-1 kernels): a dense layer uses
+W s = 2 W b - sum(W), folded into its threshold; a "same" convolution, whose
+zero padding is not a {-1, +1} value, reads [b, 1 - b] with kernel [W, -W].
+{0, 1} is exact under any int8 activation quantization (symmetric or
+asymmetric), {-1, +1} is not under the asymmetric one LiteRT's XNNPACK uses, so
+the dynamic-range-quantized file computes exactly what Keras does.
+
 Batch-norm statistics: with `data`, they are re-estimated for the binary
 network itself, layer by layer, on `batches` batches of training images (the
 paper finds 20 enough); without it the stochastic network's moving averages
@@ -21,6 +30,7 @@ Example:
     >>> binary.save("binary.keras")                                  # plain layers (and `Sign`)
     >>> ens = blrnet.ensemble(zoo.load("blrnet-mnist"), k=16, data=train_images)
     >>> u = blrnet.predictive_uncertainty(ens, test_images)           # probs, entropy, top-class variance
+    >>> zoo.export.to_litert(blrnet.zero_one_form(binary), "b.tflite", samples=x, int8_weights=True)
 """
 
 import keras
@@ -46,6 +56,25 @@ class Sign(keras.layers.Layer):
 
     def call(self, x):
         return sign(x)
+
+
+@keras.saving.register_keras_serializable(package="zoo.blrnet")
+class Step(keras.layers.Layer):
+    """1 where x >= 0, else 0: `(Sign + 1) / 2`, the {0, 1} activation of `zero_one_form`."""
+
+    def call(self, x):
+        return ops.cast(x >= 0, x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="zoo.blrnet")
+class WithComplement(keras.layers.Layer):
+    """b -> [b, 1 - b] on the channel axis: a {0, 1} map and its complement."""
+
+    def call(self, b):
+        return ops.concatenate([b, 1.0 - b], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
 
 
 def binary_weights(theta, mode, rng=None, ternary_threshold=0.5):
@@ -185,6 +214,42 @@ def to_binary(model, mode="map", seed=0, data=None, batches=20, ternary_threshol
     if data is not None:
         _reestimate(net, _batches(data, batches))
     return _fold(net, plan)
+
+
+def zero_one_form(net):
+    """`net` (from `to_binary`) with {0, 1} activations into every binary layer: the same outputs, the same
+    +-1 kernels (see the module docstring)."""
+    images = keras.Input(net.input.shape[1:], dtype=net.input.dtype, name="images")
+    x, binary_input, pending_shift = images, False, None
+    for layer in net.layers[1:]:
+        config = layer.get_config()
+        weights = layer.get_weights()
+        if isinstance(layer, Sign):
+            x, binary_input = Step(name=layer.name)(x), True
+            continue
+        if binary_input and type(layer) is keras.layers.Conv2D:
+            x = WithComplement(name=f"{layer.name}_complement")(x)
+            weights[0] = np.concatenate([weights[0], -weights[0]], axis=2)
+        elif binary_input and type(layer) is keras.layers.Dense:
+            kernel, *bias = weights
+            shift = kernel.sum(axis=0)  # W s = 2 (W b) - sum(W); a threshold only needs W b - (sum(W) - bias) / 2
+            if bias:
+                weights = [kernel, (bias[0] - shift) / 2]
+            else:
+                pending_shift = shift  # the output layer: into its batch norm
+        elif isinstance(layer, keras.layers.BatchNormalization) and pending_shift is not None:
+            gamma, beta, mean, var = weights  # BN(2 y - c) = BN'(y) with gamma' = 2 gamma, mean' = (mean + c) / 2
+            weights, pending_shift = [2 * gamma, beta, (mean + pending_shift) / 2, var], None
+        elif not isinstance(layer, (keras.layers.Flatten, keras.layers.MaxPooling2D, keras.layers.Rescaling,
+                                    keras.layers.DepthwiseConv2D, keras.layers.Activation,
+                                    keras.layers.Conv2D, keras.layers.Dense, keras.layers.BatchNormalization)):
+            raise ValueError(f"zero_one_form takes the networks of to_binary; it does not know {layer.name!r}")
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and not isinstance(layer, keras.layers.DepthwiseConv2D):
+            binary_input = False
+        copy = layer.__class__.from_config(config)
+        x = copy(x)
+        copy.set_weights(weights)
+    return keras.Model(images, x, name=f"{net.name}_01")
 
 
 def ensemble(model, k, data, seed=0, batches=20):
