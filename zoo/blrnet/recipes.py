@@ -107,7 +107,7 @@ EPOCHS = {"mnist": 10, "cifar10": 30}
 # peak learning rates, chosen per kind on the validation split by benchmarks/lr_probe.py (results/lr_*.md):
 # theta lives in [-1, 1] and the binary nets' latent weights are clipped there too, so they move far faster
 # than a real network's weights
-LEARNING_RATES = {"fp": 1e-3, "ste": 1e-2, "pbnet": 1e-1}
+LEARNING_RATES = {"fp": 1e-3, "ste": 1e-1, "pbnet": 1e-1}
 _TITLES = {
     "pbnet": "Probabilistic binary network (PBNet-S): binary weights and activations, trained through their distributions",
     "fp": "Full-precision twin of the binary networks (FPNet; real weights, hard tanh), their initializer",
