@@ -3,7 +3,7 @@ BNN, and the PBNet deployed as its MAP, ternary and sampled binary networks and 
 with calibration, error-coverage and out-of-distribution detection.
 
 Batch norms of every network made from the PBNet are re-estimated on the first 20 batches of 100
-training images (`zoo.blrnet.recipes.bn_images`). Out-of-distribution images: for MNIST, CIFAR-10 test
+training images (`zoo.blrnet.recipes.bn_images`), and, in a row of its own, the BNN's too. Out-of-distribution images: for MNIST, CIFAR-10 test
 images turned gray (BT.601 luma) and resized to 28x28; for CIFAR-10, AID images resized to 32x32.
 With the LiteRT files of the FPNet and of the MAP binary net (float32 and
 int8 weights, the latter in `blrnet.zero_one_form`): size, latency and agreement with Keras on the test
@@ -125,6 +125,7 @@ def main(argv=None):
     nets = {
         f"FPNet (`{names['fp']}`)": zoo.load(names["fp"]),
         f"BNN, straight-through (`{names['ste']}`)": zoo.load(names["ste"]),
+        "BNN, straight-through, batch norm re-estimated": blrnet.reestimate_batch_norm(zoo.load(names["ste"]), calibration),
         "PBNet-S, MAP binary net": blrnet.to_binary(pbnet, "map", data=calibration),
         "PBNet-S, ternary net": blrnet.to_binary(pbnet, "ternary", data=calibration),
         "PBNet-S, one sampled binary net": blrnet.to_binary(pbnet, "sample", seed=0, data=calibration),

@@ -193,3 +193,16 @@ def test_the_int8_binary_network_in_litert_has_plus_minus_one_weights_and_the_sa
         np.testing.assert_allclose(t["quantization_parameters"]["scales"], 1 / 127, rtol=1e-6)
     keras_probs = binary.predict(images, verbose=0)
     np.testing.assert_array_equal(export.run_litert(interpreter, images).argmax(-1), keras_probs.argmax(-1))
+
+
+def test_reestimate_batch_norm_sets_the_statistics_of_each_layers_input():
+    keras.utils.set_random_seed(0)
+    net = blrnet.binary_vgg("ste", (12, 12, 1), 4, blocks=((4,), (6,)), hidden=(8,))
+    images = _random_images(300)
+    blrnet.reestimate_batch_norm(net, images, batches=3)
+    for layer in net.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            inputs = keras.Model(net.input, layer.input).predict(images, verbose=0)
+            flat = inputs.reshape(-1, inputs.shape[-1])
+            np.testing.assert_allclose(layer.moving_mean.numpy(), flat.mean(0), rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(layer.moving_variance.numpy(), flat.var(0), rtol=1e-4, atol=1e-4)

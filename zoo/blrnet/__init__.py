@@ -21,6 +21,7 @@ from zoo.blrnet.deploy import (
     ensemble,
     members,
     predictive_uncertainty,
+    reestimate_batch_norm,
     to_binary,
     zero_one_form,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "ensemble",
     "members",
     "predictive_uncertainty",
+    "reestimate_batch_norm",
     "to_binary",
     "zero_one_form",
 ]

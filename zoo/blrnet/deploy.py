@@ -143,6 +143,14 @@ def _unfolded(model, mode, seed, ternary_threshold):
     return net, plan
 
 
+def reestimate_batch_norm(net, data, batches=20):
+    """Set every `BatchNormalization` of `net` to the statistics of its input over `batches` batches of
+    `data` (as `to_binary` takes it), first layer first; returns `net`. Also for the straight-through BNN,
+    whose moving averages lag its binary activations."""
+    _reestimate(net, _batches(data, batches))
+    return net
+
+
 def _reestimate(net, images):
     """Set every BatchNormalization's statistics to those of its input over `images`, first layer first."""
     for layer in net.layers:
