@@ -91,3 +91,26 @@ def test_blrnet_litert_rows_measure_float_and_int8_files():
     rows = _script("blrnet").litert_rows([("float", binary, False), ("int8", binary, True)], images, reference, reference)
     (_, float_kib, _, _, float_agree), (_, int8_kib, _, _, _) = rows
     assert float_agree == "100.00" and float(int8_kib) < float(float_kib)
+
+
+def test_seed_sweep_publishes_the_best_validation_run_and_reports_the_spread(isolated, tmp_path, monkeypatch):
+    from tiny import TINY
+
+    from zoo import manifest, registry
+
+    seeds = _script("seeds", "scripts")
+    import results_file
+
+    monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(registry, "spec", lambda name: TINY)
+    monkeypatch.chdir(tmp_path)
+    seeds.main([TINY.name, "--seeds", "0", "1", "2", "--results", "sweep"])
+    runs = [seeds.run_seed(TINY.name, s, 1) for s in (0, 1, 2)]  # finished: read back, not trained again
+    best = max(runs, key=lambda r: r["validation"]["accuracy"])
+    assert manifest.entry(TINY.name)["validation"]["metrics"] == best["validation"]  # chosen on validation
+    assert manifest.entry(TINY.name)["training"]["seed"] == best["seed"]
+    text = (tmp_path / "results" / "sweep.md").read_text()
+    tests = [r["test"]["accuracy"] for r in runs]
+    import numpy as np
+
+    assert f"{np.mean(tests):.4f} +- {np.std(tests, ddof=1):.4f}" in text and "NOT COMPLETE" not in text

@@ -40,6 +40,15 @@ def test_same_seed_same_weights(tmp_path):
         np.testing.assert_array_equal(wa, wb)
 
 
+def test_another_seed_other_weights_and_the_seed_is_recorded(isolated, tmp_path):
+    a, _ = training.train(TINY, workdir=tmp_path / "a", publish=False)
+    b, _ = training.train(TINY, workdir=tmp_path / "b", seed=1, publish=False)
+    assert not all(np.array_equal(wa, wb) for wa, wb in zip(a.get_weights(), b.get_weights()))
+    assert TINY.recipe.seed == 0  # the registered recipe is left alone
+    training.train(TINY, workdir=tmp_path / "c", seed=2)
+    assert manifest.entry(TINY.name)["training"]["seed"] == 2
+
+
 def test_interrupted_run_resumes_from_its_backup(tmp_path):
     with pytest.raises(RuntimeError, match="interrupted"):
         training.train(TINY, epochs=3, workdir=tmp_path, publish=False, callbacks=[_StopAt(epoch=1, batch=3)])

@@ -146,6 +146,7 @@ def _parser():
     p.add_argument("--no-publish", action="store_true", help="train only; do not evaluate or publish")
     p.add_argument("--from-pretrained", action="store_true",
                    help="start from the published checkpoint instead of a fresh model (to keep improving it)")
+    p.add_argument("--seed", type=int, help="replaces the recipe's seed (initialization, shuffling, augmentation)")
     p.set_defaults(run=_train)
     return parser
 
@@ -272,6 +273,7 @@ def _train(args):
         publish=not args.no_publish,
         from_pretrained=args.from_pretrained,
         command=args.command_line,
+        seed=args.seed,
     )
 
 

@@ -137,6 +137,7 @@ def train(
     save_freq="epoch",
     callbacks=(),
     from_pretrained=False,
+    seed=None,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -151,10 +152,13 @@ def train(
     `save_freq` is how often to back up ("epoch" or a number of steps);
     `callbacks` are added to Keras's. `from_pretrained` starts from the
     published checkpoint (to keep improving it) instead of a fresh model.
+    `seed` replaces the recipe's (initialization, shuffling, augmentation).
     """
     recipe = spec.recipe
     if recipe is None:
         raise ValueError(f"'{spec.name}' has no training recipe")
+    if seed is not None:
+        recipe = dataclasses.replace(recipe, seed=seed)
     keras.utils.set_random_seed(recipe.seed)
     strategy = make_strategy(strategy)
     is_chief = _is_chief()
@@ -214,6 +218,7 @@ def train(
         "batch_size": global_batch,
         "wall_clock_s": round(best.wall_clock_s, 1),
         "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
+        "seed": recipe.seed,
         **({"initialized_from": initialized_from} if initialized_from else {}),
     }
     if from_pretrained:  # the budget of the whole chain of runs that made the checkpoint

@@ -1,0 +1,97 @@
+"""Train registered models with several seeds under the harness, and report mean and standard deviation.
+
+Each (model, seed) is `zoo train NAME --seed S --epochs E --workdir runs/NAME-seedS`: the validation
+split picks its best epoch, and a run replaces the published checkpoint only if it beats it on
+validation, so after the sweep the published checkpoint is the best one by validation. Each finished
+run's best epoch is measured once on the test split too, for the spread in the table, never to choose.
+A finished run is recorded in its workdir (`seed_result.json`) and skipped when the script runs again,
+so a sweep longer than a session continues where it stopped (an interrupted run resumes from its backup).
+
+Usage:
+    ZOO_DATA_DIR=../shared/data/tfds python scripts/seeds.py hexaconv-z2-aid hexaconv-hex-aid \\
+        hexaconv-p6-aid hexaconv-p6m-aid --seeds 0 1 2 --epochs 30 --results hexaconv_aid_seeds
+
+Writes results/<--results>.md once every run has finished (`--report` writes it from the runs so far).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def run_seed(name, seed, epochs, data_dir=None):
+    """{"validation": metrics, "test": metrics, "published": bool} of one seed's run (trained if not done)."""
+    from zoo import registry, training
+
+    workdir = Path("runs") / f"{name}-seed{seed}"
+    done = workdir / "seed_result.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    spec = registry.spec(name)
+    command = f"zoo train {name} --seed {seed} --epochs {epochs} --workdir {workdir}"
+    model, metrics = training.train(spec, epochs=epochs, seed=seed, workdir=workdir, data_dir=data_dir, command=command)
+    published = metrics["test"] is not None
+    test = metrics["test"] if published else training.evaluate(model, spec, data_dir=data_dir)
+    result = {"name": name, "seed": seed, "epochs": epochs, "validation": metrics["validation"], "test": test,
+              "published": published, "code": training.code_version()}
+    done.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def table(results, metric):
+    """Markdown: per model, mean +- standard deviation (over seeds) of validation and test `metric`."""
+    from results_file import markdown_table
+
+    rows = []
+    for name, runs in results.items():
+        val = np.array([r["validation"][metric] for r in runs])
+        test = np.array([r["test"][metric] for r in runs])
+        std = (lambda a: a.std(ddof=1) if len(a) > 1 else float("nan"))
+        published = [r["seed"] for r in runs if r["published"]]
+        rows.append([f"`{name}`", str(len(runs)), f"{val.mean():.4f} +- {std(val):.4f}", f"{test.mean():.4f} +- {std(test):.4f}",
+                     ", ".join(f"{t:.4f}" for t in test), str(published[-1]) if published else "none (an earlier checkpoint is better on validation)"])
+    return markdown_table(["model", "seeds", f"validation {metric} (mean +- sd)", f"test {metric} (mean +- sd)",
+                           "test, per seed", "published seed"], rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="+")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, help="default: the recipe's")
+    parser.add_argument("--results", required=True, help="results/<RESULTS>.md")
+    parser.add_argument("--report", action="store_true", help="only write the table of the runs finished so far")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args(argv)
+    from results_file import write_results
+
+    from zoo import registry
+
+    results, metric = {}, None
+    for name in args.names:
+        recipe = registry.spec(name).recipe
+        metric = metric or recipe.metric
+        epochs = args.epochs or recipe.epochs
+        results[name] = []
+        for seed in args.seeds:
+            done = Path("runs") / f"{name}-seed{seed}" / "seed_result.json"
+            if args.report and not done.exists():
+                continue
+            results[name].append(run_seed(name, seed, epochs, args.data_dir))
+            print(f"{name} seed {seed}: validation {results[name][-1]['validation'][metric]:.4f}, "
+                  f"test {results[name][-1]['test'][metric]:.4f}", flush=True)
+    results = {n: r for n, r in results.items() if r}
+    complete = all(len(r) == len(args.seeds) for r in results.values()) and len(results) == len(args.names)
+    title = (f"{len(args.seeds)} seeds per model ({', '.join(map(str, args.seeds))}), "
+             f"{args.epochs or 'the recipe'} epochs each" + ("" if complete else "; NOT COMPLETE, runs so far"))
+    write_results(args.results, title, table(results, metric))
+
+
+if __name__ == "__main__":
+    main()
