@@ -9,8 +9,10 @@ convolutions with 4 channels on images of growing side (D = H W C).
 With `--ood`: density as an anomaly detector, the NLL of MNIST test digits
 against CIFAR-10 test images turned gray (luma) and resized to 28x28, as
 histograms and the AUROC of NLL as the anomaly score.
-Writes results/snf_step_time.md, results/snf_nll.md, results/snf_ood.md,
-docs/snf-step-time.png and docs/snf-ood.png.
+With `--curves`: validation NLL against training wall clock for each SNF model and its twin, read from
+the records of the runs that made the published checkpoints (`runs/*/best.json`).
+Writes results/snf_step_time.md, results/snf_nll.md, results/snf_ood.md, results/snf_equal_time.md,
+docs/snf-step-time.png, docs/snf-curves.png and docs/snf-ood.png.
 
 Usage:
     python benchmarks/snf.py                                         # step times, ~5 min on 2 cores
@@ -202,6 +204,64 @@ def ood(n, data_dir=None):
                            "AUROC (NLL as anomaly score)"], rows)
 
 
+PAIRS = {"dense (FC)": ("snf-fc-mnist", "exact-fc-mnist"), "conv": ("snf-conv-mnist", "exact-conv-mnist")}
+
+
+def training_curve(name):
+    """[(cumulative training seconds, validation NLL)] per epoch over the chain of runs that made the published
+    `name`, read from each run's `best.json` (the workdirs named in the manifest's train command)."""
+    import json
+
+    import zoo
+
+    points, elapsed = [], 0.0
+    for command in zoo.info(name)["commands"]["train"].split("&&"):
+        words = command.split()
+        workdir = Path(words[words.index("--workdir") + 1]) if "--workdir" in words else Path("runs") / name
+        record = ROOT / workdir / "best.json"
+        if not record.exists():
+            raise SystemExit(f"{record} is missing: the curves read the training runs' records ({command.strip()})")
+        for epoch in json.loads(record.read_text())["epochs"]:
+            elapsed += epoch["seconds"]
+            points.append((elapsed, epoch["val_nll_nats"]))
+    return points
+
+
+def equal_time(path):
+    """Validation NLL against training wall clock per pair: the table (at the SNF model's whole budget, where
+    was its exact twin?) and the plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, (kind, (snf, exact)) in zip(axes, PAIRS.items()):
+        curves = {n: training_curve(n) for n in (snf, exact)}
+        budget, snf_final = curves[snf][-1]
+        reached = [nll for t, nll in curves[exact] if t <= budget]
+        exact_then = min(reached) if reached else float("nan")
+        caught_up = next((t for t, nll in curves[exact] if nll <= min(v for _, v in curves[snf])), None)
+        rows.append([kind, f"{budget / 60:.1f}", f"{min(v for _, v in curves[snf]):.1f}", f"{exact_then:.1f}",
+                     f"{caught_up / 60:.1f}" if caught_up else "not within its run",
+                     f"{curves[exact][-1][0] / 60:.1f}", f"{min(v for _, v in curves[exact]):.1f}"])
+        for n, points in curves.items():
+            t, nll = zip(*points)
+            ax.plot(np.array(t) / 60, nll, "o-" if n == snf else "s-", ms=3, label=n)
+        ax.axvline(budget / 60, color="gray", ls=":", lw=1)
+        ax.set_ylim(min(v for c in curves.values() for _, v in c) - 10, max(v for c in curves.values() for _, v in c[2:]) + 10)
+        ax.set(title=f"{kind}: validation NLL", xlabel="training wall clock (min, 1 core)", ylabel="nats")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+    return markdown_table(["pair", "SNF budget (min)", "SNF best validation NLL", "exact twin's best by then",
+                           "exact twin reaches the SNF's best after (min)", "exact twin's budget (min)",
+                           "exact twin's best validation NLL"], rows)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -209,6 +269,8 @@ def main():
     parser.add_argument("--ood", action="store_true", help="MNIST against gray CIFAR-10: NLL histograms, AUROC")
     parser.add_argument("--ood-images", type=int, default=10000)
     parser.add_argument("--no-timing", action="store_true", help="skip the step times")
+    parser.add_argument("--curves", action="store_true",
+                        help="validation NLL against training wall clock, from the published runs' records")
     args = parser.parse_args()
     if not args.no_timing:
         series, fits, table, slopes = timing(args.repeats)
@@ -218,6 +280,10 @@ def main():
                       notes="Exponents are least-squares slopes of log time on log D over D >= 1024.")
     if args.nll:
         write_results("snf_nll", "Self Normalizing Flows on MNIST: exact negative log-likelihood", nll_table())
+    if args.curves:
+        write_results("snf_equal_time", "SNF against its exact twin at equal training wall clock (validation split)",
+                      equal_time(ROOT / "docs" / "snf-curves.png"),
+                      notes="Each run on one pinned core of the same machine; read from the runs' best.json records.")
     if args.ood:
         write_results("snf_ood", "Density as an anomaly detector: MNIST test against gray CIFAR-10", ood(args.ood_images))
 
