@@ -24,6 +24,8 @@ Example:
 
 import functools
 import hashlib
+import math
+import re
 import struct
 import zlib
 
@@ -36,7 +38,9 @@ from zoo.idf import tables
 
 MAGIC = b"Z"
 VERSION = 2
-CHUNK = 128  # tiles per model call; encoder and decoder use the same chunks, so their floats agree
+CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
+# chunks, so their floats agree
+MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
 MAX_PIXELS = 89_478_485  # like Pillow's decompression-bomb guard (Image.MAX_IMAGE_PIXELS): N x H x W at most
 # A stream's symbols cost at least this many bits each (the tables' probabilities are finite), so a header
 # that claims more dimensions than its payload could hold is refused before any decoding work.
@@ -51,26 +55,59 @@ class CodecError(ZooError):
 
 
 def compress(images, model="idf-cifar10"):
-    """Losslessly code uint8 `images` ((H, W, C) or (N, H, W, C), C = 1 or 3) as bytes."""
-    return Codec.for_model(model).compress(images)
+    """Losslessly code uint8 `images` ((H, W, C) or (N, H, W, C), C = 1 or 3) as bytes.
+
+    `model`: a registered IDF model's name, or an `IntegerDiscreteFlow` of your own (say, fine-tuned on
+    your images); the stream records its name and a hash of its weights, and `decompress` needs it back.
+    """
+    return _codec(model).compress(images)
 
 
-def decompress(data, max_pixels=MAX_PIXELS):
+def decompress(data, max_pixels=MAX_PIXELS, model=None):
     """The exact uint8 array that `compress` coded into `data`; any malformed stream raises `CodecError`.
 
     The header is checked on its own first: a stream that names a model this
     zoo does not have, or claims more than `max_pixels` pixels (N x H x W;
-    None lifts the limit), is refused before any decoding.
+    None lifts the limit), is refused before any decoding. `model`: the flow
+    the stream was made with, when it is not a registered one.
     """
     from zoo.errors import UnknownModelError
 
     header = _Header.parse(data)
     header.check_size(max_pixels)
+    if model is not None:
+        return _codec(model).decompress(data, max_pixels)
     try:
         codec = Codec.for_model(header.name)
     except UnknownModelError:
         raise CodecError(f"stream names model {header.name!r}, which this zoo does not have") from None
     return codec.decompress(data, max_pixels)
+
+
+_own_codecs = {}  # (id of a user's flow, its weights tag) -> Codec
+
+
+def _codec(model):
+    """The codec of a registered model's name or of an `IntegerDiscreteFlow` instance."""
+    if isinstance(model, str):
+        return Codec.for_model(model)
+    from zoo.idf.model import IntegerDiscreteFlow
+
+    if not isinstance(model, IntegerDiscreteFlow):
+        raise CodecError(f"model must be a registered IDF name or an IntegerDiscreteFlow, got {type(model).__name__}")
+    key = (id(model), _weights_tag(model))
+    if key not in _own_codecs:
+        _own_codecs.clear()  # one user flow at a time: its tables and compiled functions
+        _own_codecs[key] = Codec(model, _NAME_CHARS.sub("-", model.name.lower())[:32])
+    return _own_codecs[key]
+
+
+def _weights_tag(flow):
+    """4 bytes of the SHA-256 of every weight: a stream made with other weights is refused."""
+    digest = hashlib.sha256()
+    for w in flow.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.digest()[:4]
 
 
 class Codec:
@@ -79,10 +116,7 @@ class Codec:
     def __init__(self, flow, name):
         _name_number(name)  # refuse a name the header cannot record before coding anything
         self.flow, self.name = flow, name
-        digest = hashlib.sha256()
-        for w in flow.get_weights():
-            digest.update(np.ascontiguousarray(w).tobytes())
-        self.tag = digest.digest()[:4]
+        self.tag = _weights_tag(flow)
         means, log_scales, logits = (ops.convert_to_numpy(p) for p in flow.prior.params())
         k = means.shape[-1]
         self._prior_low, counts = tables.mixture_tables(
@@ -105,18 +139,34 @@ class Codec:
         import tensorflow as tf
 
         flow = self.flow
-        h, w, c = flow.image_shape
+        h, w, c = (None, None, flow.image_shape[-1]) if flow.fully_convolutional else flow.image_shape
+        half = lambda side, level: None if side is None else side >> (level + 1)  # noqa: E731
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
         self._flow = tf.function(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
         self._params, self._level_inverse = [], []
         for level in range(flow.levels):
-            side = h >> (level + 1), w >> (level + 1)
+            side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
             self._level_inverse.append(
                 tf.function(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
             )
             if level < flow.levels - 1:
                 self._params.append(tf.function(flow.split_priors[level].params, input_signature=[spec(*side, channels // 2)]))
+
+    def tile_shape(self, h, w):
+        """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
+        for a flow with a per-position prior; for a fully convolutional one the whole image, or pieces of at
+        most MAX_SIDE, rounded up to multiples of 2**levels (edge padding fills the rest)."""
+        flow = self.flow
+        if not flow.fully_convolutional:
+            return flow.image_shape
+        step = 2**flow.levels
+
+        def side(n):
+            pieces = -(-n // MAX_SIDE)
+            return step * -(-(-(-n // pieces)) // step)
+
+        return side(h), side(w), flow.image_shape[-1]
 
     @classmethod
     @functools.lru_cache(maxsize=4)
@@ -136,14 +186,17 @@ class Codec:
         images, single = _check_images(images)
         n = len(images)
         measure = not single and n > 1  # in a batch, choose per image: the model's bits or the raw pixels
-        coder, bits = self._encode(_tile(images, self.flow.image_shape), measure)
+        tile_shape = self.tile_shape(*images.shape[1:3])
+        if images.shape[-1] > tile_shape[-1]:
+            raise CodecError(f"'{self.name}' codes {tile_shape[-1]}-channel images; these have {images.shape[-1]}")
+        coder, bits = self._encode(_tile(images, tile_shape), measure)
         stored_images = np.zeros(n, bool)
         if measure:
             stored_images = bits.reshape(n, -1).sum(axis=1) >= 8 * images[0].size
             if stored_images.all():
                 stored_images[:] = False  # the whole-stream fallback below stores them all
             elif stored_images.any():  # code the others again on their own chunks, as the decoder will
-                coder, _ = self._encode(_tile(images[~stored_images], self.flow.image_shape), measure=False)
+                coder, _ = self._encode(_tile(images[~stored_images], tile_shape), measure=False)
         body = coder.get_compressed().astype("<u4").tobytes()
         mixed = bool(stored_images.any())
         if mixed:
@@ -158,10 +211,11 @@ class Codec:
         """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk."""
         coder = constriction.stream.stack.AnsCoder()
         bits = np.zeros(len(tiles)) if measure else None
-        for start in reversed(range(0, len(tiles), CHUNK)):  # a stack: push the last chunk first
-            segments = self._chunk_segments(tiles[start : start + CHUNK])
+        chunk = _chunk(tiles.shape[1:])
+        for start in reversed(range(0, len(tiles), chunk)):  # a stack: push the last chunk first
+            segments = self._chunk_segments(tiles[start : start + chunk])
             if measure:
-                bits[start : start + CHUNK] = self._tile_bits(segments)
+                bits[start : start + chunk] = self._tile_bits(segments, len(tiles[start : start + chunk]))
             for low, width, keys, models, values in reversed(segments):
                 _encode_segment(values, low, width, keys, models, coder)
         return coder, bits
@@ -169,16 +223,15 @@ class Codec:
     def _chunk_segments(self, tiles):
         """The chunk's latents as (low, width, keys, models, values) per segment, in decode order."""
         splits, z = self._flow(tiles)
-        segments = [self._prior_segment(len(tiles)) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64),)]
+        segments = [self._prior_segment(z.shape) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64),)]
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             values = ops.convert_to_numpy(y).reshape(-1).astype(np.int64)
             segments.append(self._logistic_segment(*self._params[level](kept)) + (values,))
         return segments
 
-    def _tile_bits(self, segments):
-        """The information content (bits) of each tile of a chunk under the tables that code it."""
-        n = len(segments[0][4]) // len(self._prior_models)
+    def _tile_bits(self, segments, n):
+        """The information content (bits) of each of the `n` tiles of a chunk under the tables that code it."""
         bits = np.zeros(n)
         for low, width, keys, models, values in segments:
             counts = self._prior_counts if models is self._prior_models else self._logistic_counts
@@ -192,11 +245,12 @@ class Codec:
             bits += (symbol_bits + 32.0 * outside).reshape(n, -1).sum(axis=1)
         return bits
 
-    def _prior_segment(self, n):
-        """(low, width, keys, models) of the last latent: one fixed table per dimension."""
-        dims = len(self._prior_models)
-        low = np.tile(self._prior_low, n)
-        return low, np.full(low.shape, self._prior_width), np.tile(np.arange(dims), n), self._prior_models
+    def _prior_segment(self, shape):
+        """(low, width, keys, models) of a last latent of `shape`: one fixed table per dimension, or per
+        channel for a fully convolutional flow."""
+        keys = np.tile(np.arange(len(self._prior_models)), math.prod(shape) // len(self._prior_models))
+        low = self._prior_low[keys]
+        return low, np.full(low.shape, self._prior_width), keys, self._prior_models
 
     def _logistic_segment(self, mean, log_scale):
         """(low, width, keys, models) of a factored-out latent, from its split prior's parameters."""
@@ -239,14 +293,15 @@ class Codec:
         if len(payload) % 4:
             raise CodecError("stream is truncated or corrupted (payload is not whole 32-bit words)")
         n, h, w, _ = shape
-        th, tw, tc = self.flow.image_shape
+        th, tw, tc = tile_shape = self.tile_shape(h, w)
         count = -(-h // th) * -(-w // tw) * n
         if count * th * tw * tc * MIN_BITS_PER_DIM > 8 * len(payload) + 64:
             raise CodecError("stream is truncated or corrupted: the header claims more pixels than the payload holds")
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, "<u4").astype(np.uint32))
+        chunk = _chunk(tile_shape)
         try:
             tiles = np.concatenate(
-                [self._decode_chunk(coder, min(CHUNK, count - start)) for start in range(0, count, CHUNK)]
+                [self._decode_chunk(coder, min(chunk, count - start), tile_shape) for start in range(0, count, chunk)]
             )
         except (ValueError, RuntimeError, OverflowError) as e:
             raise CodecError(f"stream is truncated or corrupted ({e})") from None
@@ -262,9 +317,11 @@ class Codec:
             raise CodecError("stream is corrupted: the decoded pixels fail the CRC32 check")
         return images[0] if header.n == 0 else images
 
-    def _decode_chunk(self, coder, n):
-        shape = self.flow.prior.means.shape[:-1]
-        z = _decode_segment(*self._prior_segment(n), coder).reshape(n, *shape)
+    def _decode_chunk(self, coder, n, tile_shape):
+        th, tw, tc = tile_shape
+        levels = self.flow.levels
+        shape = (n, th >> levels, tw >> levels, tc * 2 ** (levels + 1))  # the last latent: 4**L C / 2**(L-1)
+        z = _decode_segment(*self._prior_segment(shape), coder).reshape(shape)
         z = ops.convert_to_tensor(z.astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
@@ -273,6 +330,11 @@ class Codec:
                 z = ops.concatenate([z, ops.convert_to_tensor(y.astype(np.float32))], axis=-1)
             z = self._level_inverse[level](z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
+
+
+def _chunk(tile_shape):
+    """Tiles per model call: CHUNK_PIXELS worth, at least one."""
+    return max(1, CHUNK_PIXELS // (tile_shape[0] * tile_shape[1]))
 
 
 def _categorical(counts):
@@ -424,6 +486,7 @@ class _Header:
 
 
 _NAME_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._"  # digit 0 ends a name: 40 symbols
+_NAME_CHARS = re.compile("[^a-z0-9._-]")
 
 
 def _name_number(name):

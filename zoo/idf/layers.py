@@ -32,21 +32,31 @@ class Squeeze(keras.layers.Layer):
     """Space to depth: (B, H, W, C) -> (B, H/2, W/2, 4C), each 2x2 patch into channels."""
 
     def call(self, x):
-        _, h, w, c = x.shape
+        c = x.shape[-1]
+        h, w = _spatial(x)
         x = ops.reshape(x, (-1, h // 2, 2, w // 2, 2, c))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
         return ops.reshape(x, (-1, h // 2, w // 2, 4 * c))
 
     def inverse(self, x):
-        _, h, w, c4 = x.shape
-        c = c4 // 4
+        c = x.shape[-1] // 4
+        h, w = _spatial(x)
         x = ops.reshape(x, (-1, h, w, 2, 2, c))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
         return ops.reshape(x, (-1, 2 * h, 2 * w, c))
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
-        return (b, h // 2, w // 2, 4 * c)
+        return (b, h // 2 if h else None, w // 2 if w else None, 4 * c)
+
+
+def _spatial(x):
+    """(H, W) of an NHWC tensor: static where known, else the runtime values (images of any size)."""
+    h, w = x.shape[1:3]
+    if h is None or w is None:
+        shape = ops.shape(x)
+        h, w = shape[1] if h is None else h, shape[2] if w is None else w
+    return h, w
 
 
 @_serializable
@@ -179,14 +189,16 @@ class SplitPrior(keras.layers.Layer):
 
 @_serializable
 class MixturePrior(keras.layers.Layer):
-    """A learned mixture of `mixtures` discretized logistics for every dimension of the last latent."""
+    """A learned mixture of `mixtures` discretized logistics for the last latent: one per dimension
+    (`per_position=True`, a model of one image size), or one per channel shared by every position
+    (`per_position=False`: the flow is then fully convolutional and takes images of any size)."""
 
-    def __init__(self, mixtures, **kwargs):
+    def __init__(self, mixtures, per_position=True, **kwargs):
         super().__init__(**kwargs)
-        self.mixtures = mixtures
+        self.mixtures, self.per_position = mixtures, per_position
 
     def build(self, input_shape):
-        shape = (*input_shape[1:], self.mixtures)
+        shape = (*(input_shape[1:] if self.per_position else input_shape[-1:]), self.mixtures)
         spread = np.linspace(-64.0, 64.0, self.mixtures) if self.mixtures > 1 else np.zeros(1)
         self.means = self.add_weight(
             shape=shape, initializer=lambda shape, dtype=None: ops.convert_to_tensor(np.broadcast_to(spread, shape), dtype),
@@ -198,7 +210,7 @@ class MixturePrior(keras.layers.Layer):
         self.logits = self.add_weight(shape=shape, initializer="zeros", name="logits")
 
     def params(self):
-        """(means, log_scales, logits), each (H, W, C, mixtures), in lattice units."""
+        """(means, log_scales, logits), each (H, W, C, mixtures) or (C, mixtures), in lattice units."""
         return self.means, ops.clip(self.log_scales, *LOG_SCALE_RANGE), self.logits
 
     def call(self, z):
@@ -206,4 +218,4 @@ class MixturePrior(keras.layers.Layer):
         return ops.sum(logp, axis=(1, 2, 3))
 
     def get_config(self):
-        return {**super().get_config(), "mixtures": self.mixtures}
+        return {**super().get_config(), "mixtures": self.mixtures, "per_position": self.per_position}

@@ -4,7 +4,10 @@ Per level: squeeze, then `flows_per_level` x [channel permutation, integer
 coupling]; between levels a split prior factors out half the channels; the
 last latent gets a learned mixture of discretized logistics. The flow is a
 bijection on integers, so -log2 P(x) is exactly the priors' -log2 P of the
-latents.
+latents. With `fully_convolutional=True` the last prior is one mixture per
+channel, shared by every position, and nothing else depends on the position
+either: the flow takes images of any size whose sides are multiples of
+2**levels (`image_shape` is then only the size it is built and trained at).
 
 Example:
     >>> import zoo
@@ -20,7 +23,7 @@ import math
 import keras
 from keras import ops
 
-from zoo.idf.layers import ChannelPermutation, IntegerCoupling, MixturePrior, SplitPrior, Squeeze
+from zoo.idf.layers import ChannelPermutation, IntegerCoupling, MixturePrior, SplitPrior, Squeeze, _spatial
 
 
 @keras.saving.register_keras_serializable(package="zoo.idf")
@@ -28,13 +31,14 @@ class IntegerDiscreteFlow(keras.Model):
     """`call(images)` returns each image's bits per dimension; `latents` and `inverse` are the bijection."""
 
     def __init__(self, image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5,
-                 seed=0, **kwargs):
+                 seed=0, fully_convolutional=False, **kwargs):
         super().__init__(**kwargs)
         h, w, _ = image_shape
         if h % 2**levels or w % 2**levels:
             raise ValueError(f"image sides {h}x{w} must be divisible by 2**levels = {2**levels}")
         self.image_shape, self.levels, self.flows_per_level = tuple(image_shape), levels, flows_per_level
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
+        self.fully_convolutional = fully_convolutional
         self.squeezes = [Squeeze(name=f"squeeze{i}") for i in range(levels)]
         self.permutations = [
             ChannelPermutation(seed=seed + i, name=f"permute{i}") for i in range(levels * flows_per_level)
@@ -43,8 +47,7 @@ class IntegerDiscreteFlow(keras.Model):
             IntegerCoupling(width, depth, name=f"coupling{i}") for i in range(levels * flows_per_level)
         ]
         self.split_priors = [SplitPrior(width, depth, name=f"split{i}") for i in range(levels - 1)]
-        self.prior = MixturePrior(mixtures, name="prior")
-        self.dimensions = math.prod(image_shape)
+        self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
         self.build()  # the shapes are known: create the weights now, so a rebuilt config can take them
 
     def build(self, input_shape=None):
@@ -90,7 +93,9 @@ class IntegerDiscreteFlow(keras.Model):
                 z, _, logp = self.split_priors[level](z)
                 log_likelihood += logp
         log_likelihood += self.prior(z)
-        return -log_likelihood / (self.dimensions * math.log(2.0))
+        h, w = _spatial(images)
+        dimensions = ops.cast(h * w * images.shape[-1], "float32")
+        return -log_likelihood / (dimensions * math.log(2.0))
 
     def latents(self, images):
         """The integer latents of `images`: (list of factored-out ys, last z), as float32 tensors."""
@@ -115,4 +120,5 @@ class IntegerDiscreteFlow(keras.Model):
             "depth": self.depth,
             "mixtures": self.mixtures,
             "seed": self.seed,
+            "fully_convolutional": self.fully_convolutional,
         }
