@@ -21,17 +21,29 @@ results/hexaconv_robustness.md.
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
-from results_file import markdown_table, write_results
 from tqdm import tqdm
 
-import zoo
-from zoo import data, registry
-from zoo.hexaconv import HexConv2D, P6GroupConv, P6MGroupConv, hex_to_square, mirror, rotate60, square_to_hex
-from zoo.hexaconv.models import free_parameters
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import markdown_table, write_results  # noqa: E402
+
+import zoo  # noqa: E402
+from zoo import data, registry  # noqa: E402
+from zoo.hexaconv import (  # noqa: E402
+    HexConv2D,
+    P6GroupConv,
+    P6MGroupConv,
+    hex_to_square,
+    mirror,
+    rotate60,
+    square_to_hex,
+)
+from zoo.hexaconv.models import free_parameters  # noqa: E402
 
 TRANSFORMS = [(f"rot {60 * k}", lambda h, k=k: rotate60(h, k)) for k in range(6)] + [("mirror", mirror)]
 

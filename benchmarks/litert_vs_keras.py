@@ -12,16 +12,19 @@ Without NAMEs it writes results/litert_vs_keras.md.
 """
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from results_file import markdown_table, write_results
 from tqdm import tqdm
 
-import zoo
-from zoo import export, registry
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import markdown_table, write_results  # noqa: E402
+
+import zoo  # noqa: E402
+from zoo import export, registry  # noqa: E402
 
 
 def _time_per_image(fn, batch, repeats=5):

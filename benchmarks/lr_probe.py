@@ -10,13 +10,17 @@ Usage:
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import keras
-from results_file import markdown_table, write_results
 from tqdm import tqdm
 
-from zoo import registry
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import markdown_table, write_results  # noqa: E402
+
+from zoo import registry  # noqa: E402
 
 
 def probe(name, lr, steps, data_dir=None):

@@ -114,3 +114,23 @@ def test_seed_sweep_publishes_the_best_validation_run_and_reports_the_spread(iso
     import numpy as np
 
     assert f"{np.mean(tests):.4f} +- {np.std(tests, ddof=1):.4f}" in text and "NOT COMPLETE" not in text
+
+
+def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch):
+    import numpy as np
+
+    compression = _script("compression")
+    import results_file
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "photos" / "kodak24").mkdir(parents=True)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (16, 24, 3)).astype("uint8")).save(tmp_path / "photos" / "kodak24" / f"k{i}.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path / "photos"))
+    monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
+    compression.kodak(["idf-cifar10"])
+    colour = (tmp_path / "results" / "compression_kodak.md").read_text()
+    gray = (tmp_path / "results" / "compression_kodak_gray.md").read_text()
+    for name in ("PNG (level 9)", "JPEG XL lossless (effort 9)", "zoo, `idf-cifar10`"):
+        assert f"| {name} |" in colour and f"| {name} |" in gray
+    assert "WebP" in colour and "WebP" not in gray

@@ -3,10 +3,14 @@
 The folder is `data_dir=`, else `$ZOO_DATA_DIR`, else tfds's default. Downloads
 happen only with `download=True` or `ZOO_DATA_DOWNLOAD=1`.
 
+Photographs (plain image files, not tfds) come from `photos_dir=`, else
+`$ZOO_PHOTOS_DIR`, else a `photos/` folder beside the tfds folder.
+
 Example:
     >>> from zoo import data
     >>> ds = data.load("mnist", "test")          # (uint8 image, int64 label) pairs
     >>> image, label = next(iter(ds))
+    >>> kodak = data.photos("kodak24")           # [(name, uint8 (H, W, 3))], sorted by name
 """
 
 import os
@@ -62,6 +66,34 @@ def info(name, *, data_dir=None):
         return tfds.builder(name, data_dir=folder).info
     except tfds.core.registered.DatasetNotFoundError:
         raise DataNotFoundError(_missing(name, folder)) from None
+
+
+PHOTO_SUFFIXES = (".png", ".webp")
+
+
+def photos_dir(explicit=None):
+    """The folder of photograph collections: `explicit`, `$ZOO_PHOTOS_DIR`, or `photos/` beside the tfds folder."""
+    from pathlib import Path
+
+    if explicit or os.environ.get("ZOO_PHOTOS_DIR"):
+        return Path(explicit or os.environ["ZOO_PHOTOS_DIR"])
+    tfds_dir = resolve_dir()
+    if tfds_dir is None:
+        raise DataNotFoundError("Set ZOO_PHOTOS_DIR (or ZOO_DATA_DIR, with photos/ beside it) to read photographs.")
+    return Path(tfds_dir).resolve().parent / "photos"
+
+
+def photos(collection, *, photos_dir_=None, mode="RGB"):
+    """[(file name, uint8 array)] of the lossless image files (PNG, WebP) in `collection`, sorted by name;
+    `mode` "RGB" (H, W, 3) or "L" (H, W), Pillow's conversion."""
+    import numpy as np
+    from PIL import Image
+
+    folder = photos_dir(photos_dir_) / collection
+    files = sorted(f for f in folder.glob("*") if f.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
+    if not files:
+        raise DataNotFoundError(f"No PNG or WebP photographs in {folder}.")
+    return [(f.name, np.asarray(Image.open(f).convert(mode))) for f in files]
 
 
 def _missing(name, folder):
