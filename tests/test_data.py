@@ -1,7 +1,9 @@
-"""Data sets come from the configured folder, never from a surprise download."""
+"""Data sets come from the configured folder, never from a surprise download; photograph collections."""
 
+import numpy as np
 import pytest
 from conftest import DATA_DIR, needs_data
+from PIL import Image
 
 from zoo import data
 from zoo.errors import DataNotFoundError
@@ -39,3 +41,44 @@ def test_data_dir_setting(monkeypatch):
     assert data.resolve_dir("/explicit") == "/explicit"
     monkeypatch.delenv("ZOO_DATA_DIR")
     assert data.resolve_dir() is None
+
+
+def _photo_folder(tmp_path, sizes):
+    folder = tmp_path / "photos" / "set"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3)).astype("uint8")).save(folder / f"p{i:02d}.png")
+    return folder
+
+
+def test_photo_parts_are_fixed_disjoint_and_complete(tmp_path, monkeypatch):
+    _photo_folder(tmp_path, [(20, 30)] * 23)
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path / "photos"))
+    train, validation = data.photo_files("set", "train"), data.photo_files("set", "validation")
+    assert [f.name for f in validation] == ["p00.png", "p10.png", "p20.png"]
+    assert sorted(train + validation) == data.photo_files("set") and not set(train) & set(validation)
+    version = data.photo_version("set")
+    (tmp_path / "photos" / "set" / "p05.png").write_bytes(b"changed")
+    assert data.photo_version("set") != version
+
+
+def test_photo_crops_come_from_the_images_and_the_grid_covers_them(tmp_path, monkeypatch):
+    import keras
+
+    folder = _photo_folder(tmp_path, [(20, 30), (40, 16)])
+    files = sorted(folder.glob("*.png"))
+    images = [np.asarray(Image.open(f)) for f in files]
+    keras.utils.set_random_seed(0)
+    crops = [c.numpy() for c, _ in data.photo_crops(files, 8, 50)]
+    assert len(crops) == 50 and all(c.shape == (8, 8, 3) and c.dtype == np.uint8 for c in crops)
+    for c in crops[:10]:  # each crop is a window of one of the images
+        assert any((np.lib.stride_tricks.sliding_window_view(image, (8, 8, 3)) == c).all(axis=(-3, -2, -1)).any()
+                   for image in images)
+    grid = [c.numpy() for c, _ in data.photo_grid(files, 8)]
+    assert len(grid) == 2 * 3 + 5 * 2  # (20 // 8) x (30 // 8) and (40 // 8) x (16 // 8)
+    np.testing.assert_array_equal(grid[0], images[0][:8, :8])
+    gray = [c.numpy() for c, _ in data.photo_images(files, mode="L")]
+    assert [g.shape for g in gray] == [(20, 30, 1), (40, 16, 1)]
+    with pytest.raises(ValueError, match="smaller than the 32-pixel crop"):
+        data.photo_crops(files, 32, 5)

@@ -89,11 +89,90 @@ def photos(collection, *, photos_dir_=None, mode="RGB"):
     import numpy as np
     from PIL import Image
 
+    return [(f.name, np.asarray(Image.open(f).convert(mode))) for f in photo_files(collection, photos_dir_=photos_dir_)]
+
+
+PHOTO_VALIDATION_EVERY = 10  # of a collection's files sorted by name, every tenth (the first, the 11th, ...)
+
+
+def photo_files(collection, part="all", *, photos_dir_=None):
+    """The sorted image files of a photograph collection: "all", or its fixed "train" / "validation" parts
+    (every PHOTO_VALIDATION_EVERY-th file, counting from the first, is validation)."""
     folder = photos_dir(photos_dir_) / collection
     files = sorted(f for f in folder.glob("*") if f.suffix.lower() in PHOTO_SUFFIXES) if folder.is_dir() else []
     if not files:
         raise DataNotFoundError(f"No PNG or WebP photographs in {folder}.")
-    return [(f.name, np.asarray(Image.open(f).convert(mode))) for f in files]
+    if part == "all":
+        return files
+    if part not in ("train", "validation"):
+        raise ValueError(f"part must be 'all', 'train' or 'validation', got {part!r}")
+    return [f for i, f in enumerate(files) if (i % PHOTO_VALIDATION_EVERY == 0) == (part == "validation")]
+
+
+def photo_version(collection, *, photos_dir_=None):
+    """12 hex digits of the SHA-256 of the collection's file names and bytes: what a metric was measured on."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in photo_files(collection, photos_dir_=photos_dir_):
+        digest.update(f.name.encode() + f.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _read(files, mode):
+    import numpy as np
+    from PIL import Image
+
+    images = [np.asarray(Image.open(f).convert(mode)) for f in files]
+    return [image[..., None] if image.ndim == 2 else image for image in images]
+
+
+def photo_crops(files, crop, count, mode="RGB"):
+    """`tf.data` of `count` random `crop` x `crop` crops (uint8 (crop, crop, C), label 0) of the images in
+    `files`, each image drawn with probability proportional to its area (every pixel equally likely), the
+    crop's place uniform; different crops every epoch, a fixed sequence for a fixed global seed."""
+    import numpy as np
+    import tensorflow as tf
+
+    images = _read(files, mode)
+    small = [f.name for f, image in zip(files, images) if min(image.shape[:2]) < crop]
+    if small:
+        raise ValueError(f"images smaller than the {crop}-pixel crop: {', '.join(small)}")
+    flat = tf.constant(np.concatenate([image.reshape(-1) for image in images]))
+    sizes = np.array([image.size for image in images])
+    offsets = tf.constant(np.concatenate([[0], np.cumsum(sizes)[:-1]]), tf.int64)
+    shapes = tf.constant([image.shape for image in images], tf.int64)
+    log_areas = tf.constant(np.log([image.shape[0] * image.shape[1] for image in images])[None], tf.float32)
+    channels = images[0].shape[-1]
+
+    def take(_):
+        i = tf.random.categorical(log_areas, 1)[0, 0]
+        image = tf.reshape(flat[offsets[i] : offsets[i] + tf.reduce_prod(shapes[i])], shapes[i])
+        return tf.image.random_crop(image, (crop, crop, channels)), tf.constant(0, tf.int64)
+
+    return tf.data.Dataset.range(count).map(take)
+
+
+def photo_grid(files, crop, mode="RGB"):
+    """`tf.data` of every non-overlapping `crop` x `crop` crop of each image (from the top left; the
+    remainder at the right and bottom edges is left out), label 0."""
+    import numpy as np
+    import tensorflow as tf
+
+    crops = [image[y : y + crop, x : x + crop] for image in _read(files, mode)
+             for y in range(0, image.shape[0] - crop + 1, crop) for x in range(0, image.shape[1] - crop + 1, crop)]
+    return tf.data.Dataset.from_tensor_slices((np.stack(crops), np.zeros(len(crops), np.int64)))
+
+
+def photo_images(files, mode="RGB"):
+    """`tf.data` of the whole images in `files` (their sizes may differ: batch them one by one), label 0."""
+    import tensorflow as tf
+
+    images = _read(files, mode)
+    return tf.data.Dataset.from_generator(
+        lambda: ((image, 0) for image in images),
+        output_signature=(tf.TensorSpec((None, None, images[0].shape[-1]), tf.uint8), tf.TensorSpec((), tf.int64)),
+    ).apply(tf.data.experimental.assert_cardinality(len(images)))
 
 
 def _missing(name, folder):

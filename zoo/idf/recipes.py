@@ -1,8 +1,20 @@
-"""Registered IDF models and how each is trained."""
+"""Registered IDF models and how each is trained.
+
+`idf-cifar10` models 32x32 CIFAR-10 images (a prior per position). `idf-photos`
+and `idf-gray` are fully convolutional (a prior per channel) and code images
+of any size whole: they train on random crops of the training photographs
+(`photos/train`, all but every tenth file, which is the validation part,
+measured as its non-overlapping 128x128 crops) and are measured on the whole
+Kodak photographs, never trained on. `idf-photos` starts from `idf-cifar10`'s
+weights (the same architecture; its last prior from one interior position's).
+"""
+
+import dataclasses
 
 import keras
 import tensorflow as tf
 
+from zoo import data
 from zoo.idf.model import IntegerDiscreteFlow
 from zoo.registry import register
 from zoo.training import Recipe
@@ -48,12 +60,102 @@ CIFAR10_RECIPE = Recipe(
 )
 
 
-def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0):
+def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0,
+        fully_convolutional=False):
     """An Integer Discrete Flow for uint8 images of `image_shape` (see `IntegerDiscreteFlow`)."""
-    return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed, name="idf")
+    return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed,
+                               fully_convolutional, name="idf")
 
 
 @register("idf-cifar10", recipe=CIFAR10_RECIPE)
 def idf_cifar10(**overrides):
     """Integer Discrete Flow, lossless model of 32x32 CIFAR-10 images (uint8 in, bits per dimension out)."""
     return idf(**{"image_shape": (32, 32, 3), "width": 128, **overrides})
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoRecipe(Recipe):
+    """Random crops of a photograph collection for training, its fixed validation part as a grid of
+    crops, and whole photographs of another collection (Kodak) as the test split, one per batch."""
+
+    collection: str = "train"
+    crop: int = 64
+    crops_per_epoch: int = 8192
+    validation_crop: int = 128
+    mode: str = "RGB"  # or "L": the luma of the same photographs
+
+    def _files(self, split):
+        if split == self.eval_split:
+            return data.photo_files(self.eval_split)
+        return data.photo_files(self.collection, split)
+
+    def load(self, split, data_dir=None):
+        if split == self.train_split:
+            return data.photo_crops(self._files(split), self.crop, self.crops_per_epoch, self.mode)
+        if split == self.validation_split:
+            return data.photo_grid(self._files(split), self.validation_crop, self.mode)
+        if split == self.eval_split:
+            return data.photo_images(self._files(split), self.mode)
+        raise ValueError(f"splits are {self.train_split!r}, {self.validation_split!r} and {self.eval_split!r}, not {split!r}")
+
+    def pipeline(self, split, batch_size, training, data_dir=None):
+        if split == self.eval_split:  # whole photographs of two orientations: one at a time
+            return self.load(split).batch(1)
+        return super().pipeline(split, batch_size, training, data_dir)
+
+    def describe(self, split, data_dir=None):
+        collection = self.eval_split if split == self.eval_split else self.collection
+        files = self._files(split)
+        what = {"train": f"random {self.crop}x{self.crop} crops", "validation": f"{self.validation_crop}x{self.validation_crop} crops"}
+        return {
+            "name": f"photos/{collection}" + (" (luma)" if self.mode == "L" else ""),
+            "split": split if split == self.eval_split else f"{split} ({what[split]} of {len(files)} files)",
+            "version": data.photo_version(collection),
+            "examples": len(files) if split != self.validation_split else int(self.load(split).cardinality()),
+        }
+
+
+def _from_idf_cifar10(model):
+    """idf-photos starts from idf-cifar10: the same couplings and split priors; the last prior (one mixture
+    per channel) from idf-cifar10's at an interior position of its 4x4 last latent."""
+    import zoo
+    from zoo import hub, manifest
+
+    source = zoo.load("idf-cifar10")
+    for mine, theirs in zip(model.weights, source.weights):
+        value = theirs.numpy()
+        mine.assign(value if value.shape == tuple(mine.shape) else value[1, 1])
+    files = hub.fetch("idf-cifar10").files
+    return {"model": "idf-cifar10", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
+
+
+PHOTO_RECIPE = PhotoRecipe(
+    paper=PAPER,
+    dataset="photos/train",
+    epochs=20,
+    batch_size=16,
+    loss=bpd,
+    metric="bpd",
+    metrics=(bpd,),
+    higher_is_better=False,
+    optimizer=lambda steps: warmup_cosine(steps, peak=3e-4),
+    augment=lambda image, label: (tf.image.random_flip_left_right(image), label),
+    train_split="train",
+    validation_split="validation",
+    eval_split="kodak24",
+    initialize=_from_idf_cifar10,
+)
+GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None,
+                                  optimizer=lambda steps: warmup_cosine(steps, peak=1e-3))
+
+
+@register("idf-photos", recipe=PHOTO_RECIPE)
+def idf_photos(**overrides):
+    """Integer Discrete Flow for photographs of any size, fully convolutional (uint8 RGB in, bits per dimension out)."""
+    return idf(**{"image_shape": (64, 64, 3), "width": 128, "fully_convolutional": True, **overrides})
+
+
+@register("idf-gray", recipe=GRAY_RECIPE)
+def idf_gray(**overrides):
+    """Integer Discrete Flow for grayscale images of any size, fully convolutional (uint8 gray in, bits per dimension out)."""
+    return idf(**{"image_shape": (64, 64, 1), "width": 128, "fully_convolutional": True, **overrides})
