@@ -85,3 +85,17 @@ def test_a_users_own_flow_codes_and_its_weights_guard_the_stream():
         decompress(data)  # not a registered model
     with pytest.raises(CodecError, match="IntegerDiscreteFlow"):
         compress(images, model=object())
+
+
+def test_by_default_every_fitting_published_model_is_tried_and_the_shortest_stream_kept(monkeypatch):
+    from zoo.idf import codec as codec_module
+
+    assert "idf-cifar10" in codec_module.candidates(3) and "idf-cifar10" in codec_module.candidates(1)
+    codecs = {"flow-a": Codec(_flow(3, seed=6), "flow-a"), "flow-b": Codec(_flow(3, seed=7), "flow-b")}
+    monkeypatch.setattr(codec_module, "candidates", lambda channels: list(codecs))
+    monkeypatch.setattr(codec_module, "_codec", lambda name: codecs[name])
+    image = _photo((24, 32, 3), seed=8)
+    lengths = {name: len(c.compress(image)) for name, c in codecs.items()}
+    data = compress(image)
+    assert len(data) == min(lengths.values())
+    assert _Header.parse(data).name == min(lengths, key=lengths.get)  # the stream names the model that won

@@ -118,7 +118,8 @@ def _parser():
     p.add_argument("inputs", nargs="+", metavar="IN", help="PNG files or folders of them")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="the output file for one input file, else a folder (streams end in .idf)")
-    p.add_argument("--model", default="idf-cifar10", help="the IDF model to code with (default idf-cifar10)")
+    p.add_argument("--model", help="the IDF model to code with (default: every published one that fits the "
+                   "image, keeping the shortest stream)")
     p.set_defaults(run=_compress)
 
     p = sub.add_parser("decompress", help="restore PNG files from .idf streams, bit for bit")

@@ -54,13 +54,30 @@ class CodecError(ZooError):
     """A stream that cannot be decoded to the exact pixels it was made from."""
 
 
-def compress(images, model="idf-cifar10"):
+def compress(images, model=None):
     """Losslessly code uint8 `images` ((H, W, C) or (N, H, W, C), C = 1 or 3) as bytes.
 
-    `model`: a registered IDF model's name, or an `IntegerDiscreteFlow` of your own (say, fine-tuned on
-    your images); the stream records its name and a hash of its weights, and `decompress` needs it back.
+    `model`: None (default) codes with every published IDF model that takes images of these channels and
+    keeps the shortest stream (see `candidates`); a registered model's name forces that model; an
+    `IntegerDiscreteFlow` of your own (say, fine-tuned on your images) codes with it. The stream
+    records the model's name and a hash of its weights; `decompress` finds a registered model by that
+    name, and needs your own flow back.
     """
-    return _codec(model).compress(images)
+    if model is not None:
+        return _codec(model).compress(images)
+    streams = [_codec(name).compress(images) for name in candidates(np.asarray(images).shape[-1])]
+    return min(streams, key=len)
+
+
+def candidates(channels):
+    """The published IDF models that code `channels`-channel images: what `compress` tries by default."""
+    import zoo
+
+    names = [name for name in zoo.list_models("idf-*", pretrained=True)
+             if channels <= _codec(name).flow.image_shape[-1]]
+    if not names:
+        raise CodecError(f"no published IDF model codes {channels}-channel images")
+    return names
 
 
 def decompress(data, max_pixels=MAX_PIXELS, model=None):

@@ -23,7 +23,7 @@ from zoo.idf.codec import compress, decompress
 SUFFIX = ".idf"
 
 
-def compress_paths(inputs, output, model="idf-cifar10"):
+def compress_paths(inputs, output, model=None):
     """Code every PNG in `inputs` (files or folders); returns a summary dict."""
     jobs = _plan(inputs, output, ".png", SUFFIX)
     png_bytes = coded_bytes = dims = 0
