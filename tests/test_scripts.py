@@ -134,3 +134,18 @@ def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch)
     for name in ("PNG (level 9)", "JPEG XL lossless (effort 9)", "zoo, `idf-cifar10`"):
         assert f"| {name} |" in colour and f"| {name} |" in gray
     assert "WebP" in colour and "WebP" not in gray
+
+
+def test_lr_probe_measures_the_recipe_metric_on_validation_for_each_rate(tmp_path, monkeypatch):
+    from tiny import TINY
+
+    from zoo import registry
+
+    probe = _script("lr_probe")
+    import results_file
+
+    monkeypatch.setattr(results_file, "RESULTS", tmp_path)
+    monkeypatch.setattr(registry, "spec", lambda name: TINY)
+    probe.main([TINY.name, "1e-3", "1e-1", "--steps", "5"])
+    table = (tmp_path / f"lr_{TINY.name}.md").read_text()
+    assert "| 0.001 |" in table and "| 0.1 |" in table and "validation accuracy" in table
