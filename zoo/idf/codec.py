@@ -1,8 +1,11 @@
 """A lossless image codec: the integer flow's latents, entropy coded with rANS (`constriction`).
 
 Any uint8 image (H, W, C) with C in {1, 3}, or a batch (N, H, W, C), becomes
-one byte stream. Images are edge-padded to multiples of the model's input size
-and cut into tiles; grayscale is coded as three equal channels. The stream:
+one byte stream. Images are edge-padded to multiples of the tile size and cut
+into tiles: the model's input size for a flow with a per-position prior; for a
+fully convolutional flow the whole image (rounded up to a multiple of
+2**levels), or pieces of at most MAX_SIDE a side. Grayscale is coded as three
+equal channels by an RGB model. The stream:
 
     magic "Z" | version | model name | 4-byte weights tag | flags | H, W, N | CRC32 | body
 
