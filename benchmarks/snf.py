@@ -239,13 +239,14 @@ def equal_time(path):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, (kind, (snf, exact)) in zip(axes, PAIRS.items()):
         curves = {n: training_curve(n) for n in (snf, exact)}
-        budget, snf_final = curves[snf][-1]
+        best = {n: min(nll for _, nll in points) for n, points in curves.items()}
+        budget = curves[snf][-1][0]
         reached = [nll for t, nll in curves[exact] if t <= budget]
         exact_then = min(reached) if reached else float("nan")
-        caught_up = next((t for t, nll in curves[exact] if nll <= min(v for _, v in curves[snf])), None)
-        rows.append([kind, f"{budget / 60:.1f}", f"{min(v for _, v in curves[snf]):.1f}", f"{exact_then:.1f}",
+        caught_up = next((t for t, nll in curves[exact] if nll <= best[snf]), None)
+        rows.append([kind, f"{budget / 60:.1f}", f"{best[snf]:.1f}", f"{exact_then:.1f}",
                      f"{caught_up / 60:.1f}" if caught_up else "not within its run",
-                     f"{curves[exact][-1][0] / 60:.1f}", f"{min(v for _, v in curves[exact]):.1f}"])
+                     f"{curves[exact][-1][0] / 60:.1f}", f"{best[exact]:.1f}"])
         for n, points in curves.items():
             t, nll = zip(*points)
             ax.plot(np.array(t) / 60, nll, "o-" if n == snf else "s-", ms=3, label=n)
