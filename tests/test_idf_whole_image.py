@@ -92,10 +92,31 @@ def test_by_default_every_fitting_published_model_is_tried_and_the_shortest_stre
 
     assert "idf-cifar10" in codec_module.candidates(3) and "idf-cifar10" in codec_module.candidates(1)
     codecs = {"flow-a": Codec(_flow(3, seed=6), "flow-a"), "flow-b": Codec(_flow(3, seed=7), "flow-b")}
-    monkeypatch.setattr(codec_module, "candidates", lambda channels: list(codecs))
+    monkeypatch.setattr(codec_module, "candidates", lambda channels, pixels: list(codecs))
     monkeypatch.setattr(codec_module, "_codec", lambda name: codecs[name])
     image = _photo((24, 32, 3), seed=8)
     lengths = {name: len(c.compress(image)) for name, c in codecs.items()}
     data = compress(image)
     assert len(data) == min(lengths.values())
     assert _Header.parse(data).name == min(lengths, key=lengths.get)  # the stream names the model that won
+
+
+def test_the_default_candidates_match_the_channels_then_the_size(monkeypatch):
+    from types import SimpleNamespace
+
+    import zoo
+    from zoo.idf import codec as codec_module
+
+    shapes = {"tiles-rgb": ((32, 32, 3), False), "photo-rgb": ((64, 64, 3), True), "photo-gray": ((64, 64, 1), True)}
+    monkeypatch.setattr(zoo, "list_models", lambda pattern, pretrained: list(shapes))
+    monkeypatch.setattr(codec_module, "_codec", lambda name: SimpleNamespace(
+        flow=SimpleNamespace(image_shape=shapes[name][0], fully_convolutional=shapes[name][1])))
+    photo = codec_module.PHOTO_PIXELS
+    assert codec_module.candidates(3, 32 * 32) == ["tiles-rgb", "photo-rgb"]
+    assert codec_module.candidates(3, photo) == ["photo-rgb"]  # no tiles on a photograph
+    assert codec_module.candidates(1, 32 * 32) == ["photo-gray"]  # gray is not coded as three channels
+    del shapes["photo-gray"], shapes["photo-rgb"]
+    assert codec_module.candidates(1, photo) == ["tiles-rgb"]  # the only model left
+    shapes.clear()
+    with pytest.raises(CodecError, match="no published"):
+        codec_module.candidates(3)

@@ -60,27 +60,41 @@ class CodecError(ZooError):
 def compress(images, model=None):
     """Losslessly code uint8 `images` ((H, W, C) or (N, H, W, C), C = 1 or 3) as bytes.
 
-    `model`: None (default) codes with every published IDF model that takes images of these channels and
-    keeps the shortest stream (see `candidates`); a registered model's name forces that model; an
+    `model`: None (default) codes with each published IDF model that fits the images (see
+    `candidates`) and keeps the shortest stream; a registered model's name forces that model; an
     `IntegerDiscreteFlow` of your own (say, fine-tuned on your images) codes with it. The stream
     records the model's name and a hash of its weights; `decompress` finds a registered model by that
     name, and needs your own flow back.
     """
     if model is not None:
         return _codec(model).compress(images)
-    streams = [_codec(name).compress(images) for name in candidates(np.asarray(images).shape[-1])]
+    shape = np.asarray(images).shape
+    streams = [_codec(name).compress(images) for name in candidates(shape[-1], shape[-3] * shape[-2])]
     return min(streams, key=len)
 
 
-def candidates(channels):
-    """The published IDF models that code `channels`-channel images: what `compress` tries by default."""
+PHOTO_PIXELS = 128 * 128
+"""Images of at least this many pixels are photo-sized: tile models (trained on 32x32 crops, no
+context across tiles) are not tried on them when a fully convolutional model is published."""
+
+
+def candidates(channels, pixels=0):
+    """The published IDF models that `compress` tries by default on `channels`-channel images of `pixels` pixels.
+
+    Models made for exactly `channels` channels if any is published (a gray image is not coded as three
+    equal channels when a gray model exists), else those that take more; of these, on photo-sized
+    images (`PHOTO_PIXELS`), only the fully convolutional ones if any.
+    """
     import zoo
 
-    names = [name for name in zoo.list_models("idf-*", pretrained=True)
-             if channels <= _codec(name).flow.image_shape[-1]]
-    if not names:
+    models = {name: _codec(name).flow for name in zoo.list_models("idf-*", pretrained=True)}
+    fitting = [name for name, flow in models.items() if channels <= flow.image_shape[-1]]
+    if not fitting:
         raise CodecError(f"no published IDF model codes {channels}-channel images")
-    return names
+    exact = [name for name in fitting if models[name].image_shape[-1] == channels]
+    names = exact or fitting
+    whole = [name for name in names if models[name].fully_convolutional]
+    return whole if pixels >= PHOTO_PIXELS and whole else names
 
 
 def decompress(data, max_pixels=MAX_PIXELS, model=None):
