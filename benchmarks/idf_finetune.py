@@ -87,7 +87,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--validation-images", type=int, default=8)
-    parser.add_argument("--peaks", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4])
+    parser.add_argument("--peaks", type=float, nargs="+", default=[1e-5, 3e-5, 1e-4, 3e-4])
     args = parser.parse_args()
 
     rows = []
