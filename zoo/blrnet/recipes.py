@@ -90,7 +90,7 @@ def _recipe(dataset, kind, epochs):
         batch_size=100,
         loss="sparse_categorical_crossentropy",
         metric="map_accuracy" if pbnet else "accuracy",
-        optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATES[kind], steps, alpha=0.01)),
+        optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATES[dataset][kind], steps, alpha=0.01)),
         augment=_flip_and_translate if dataset == "cifar10" else None,
         initialize=None if kind == "fp" else _initialize_from(f"blrnet-fp-{dataset}"),
         evaluator=map_accuracy if pbnet else None,
@@ -104,10 +104,13 @@ def _flip_and_translate(image, label):
 
 
 EPOCHS = {"mnist": 10, "cifar10": 30}
-# peak learning rates, chosen per kind on the validation split by benchmarks/lr_probe.py (results/lr_*.md):
-# theta lives in [-1, 1] and the binary nets' latent weights are clipped there too, so they move far faster
-# than a real network's weights
-LEARNING_RATES = {"fp": 1e-3, "ste": 1e-1, "pbnet": 1e-1}
+# peak learning rates, chosen per data set and kind on the validation split by benchmarks/lr_probe.py
+# (results/lr_*.md): theta lives in [-1, 1] and the binary nets' latent weights are clipped there too, so they
+# move far faster than a real network's weights (the FPNets keep Adam's 1e-3)
+LEARNING_RATES = {
+    "mnist": {"fp": 1e-3, "ste": 1e-1, "pbnet": 1e-1},
+    "cifar10": {"fp": 1e-3, "ste": 3e-2, "pbnet": 3e-2},
+}
 _TITLES = {
     "pbnet": "Probabilistic binary network (PBNet-S): binary weights and activations, trained through their distributions",
     "fp": "Full-precision twin of the binary networks (FPNet; real weights, hard tanh), their initializer",
