@@ -84,4 +84,5 @@ def test_model_card_names_paper_licenses_data_and_metrics(name):
     recipe = registry.spec(name).recipe
     assert recipe.paper in card and ("arXiv:" in card or name.startswith("cnn-"))
     assert "Licenses: the weights, Apache-2.0" in card and item["dataset"]["version"] in card
+    assert "own terms" not in card, "add the data set to zoo.data.LICENSES"
     assert f"split `{item['dataset']['split']}`" in card and recipe.metric in card

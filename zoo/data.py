@@ -22,12 +22,20 @@ LICENSES = {
     "mnist": "MNIST (LeCun, Cortes and Burges), CC BY-SA 3.0.",
     "cifar10": "CIFAR-10 (Krizhevsky 2009, University of Toronto), published for research without a stated license.",
     "aid64": "AID (Xia et al. 2017, Wuhan University), for research use; here resized to 64x64.",
+    "photos/train": ("49 Wikimedia Commons photographs (mostly CC-licensed, attribution per file at the source), "
+                     "96 Urban100 and 18 McMaster test images, for research use."),
+    "photos/kodak24": "the Kodak PhotoCD set (Eastman Kodak), released for unrestricted research use.",
 }
 
 
 def license_of(name):
-    """The license (and source) of data set `name`, as model cards state it."""
-    return LICENSES.get(name, "see the data set's own terms.")
+    """The license (and source) of data set `name` (a luma variant, "NAME (luma)", as NAME), as model cards state it.
+
+    Example:
+        >>> license_of("photos/kodak24 (luma)")
+        'the Kodak PhotoCD set (Eastman Kodak), released for unrestricted research use.'
+    """
+    return LICENSES.get(name.removesuffix(" (luma)"), "see the data set's own terms.")
 
 
 def resolve_dir(explicit=None):

@@ -452,8 +452,17 @@ model = zoo.load("{spec.name}")
 Trained with `{entry['commands']['train']}` at code commit `{code.get('commit')}`; evaluated with
 `{entry['commands']['eval']}`. Files: `config.json` (Keras config), `model.weights.h5` (weights).
 
-Licenses: the weights, {WEIGHTS_LICENSE} (as the zoo's code). The data, {data.license_of(dataset['name'])}
+Licenses: the weights, {WEIGHTS_LICENSE} (as the zoo's code). {_data_licenses(entry)}
 """
+
+
+def _data_licenses(entry):
+    """The card's data-license sentence: the training data's, and the test data's where it is another set."""
+    names = [entry.get("validation", {}).get("name"), entry["dataset"]["name"]]
+    names = list(dict.fromkeys(name.removesuffix(" (luma)") for name in names if name))
+    if len(names) == 1:
+        return f"The data, {data.license_of(names[0])}"
+    return f"The training data ({names[0]}), {data.license_of(names[0])} The test data ({names[1]}), {data.license_of(names[1])}"
 
 
 def _tf_config():
