@@ -90,7 +90,10 @@ def test_a_users_own_flow_codes_and_its_weights_guard_the_stream():
 def test_by_default_every_fitting_published_model_is_tried_and_the_shortest_stream_kept(monkeypatch):
     from zoo.idf import codec as codec_module
 
-    assert "idf-cifar10" in codec_module.candidates(3) and "idf-cifar10" in codec_module.candidates(1)
+    # the published models: a CIFAR-sized colour image tries both RGB flows, a photograph the whole-image one,
+    # a gray image the gray one
+    assert codec_module.candidates(3, 32 * 32) == ["idf-cifar10", "idf-photos"]
+    assert codec_module.candidates(3, 768 * 512) == ["idf-photos"] and codec_module.candidates(1) == ["idf-gray"]
     codecs = {"flow-a": Codec(_flow(3, seed=6), "flow-a"), "flow-b": Codec(_flow(3, seed=7), "flow-b")}
     monkeypatch.setattr(codec_module, "candidates", lambda channels, pixels: list(codecs))
     monkeypatch.setattr(codec_module, "_codec", lambda name: codecs[name])

@@ -419,8 +419,9 @@ def model_card(spec, entry):
     if held_out:
         rows = "\n".join(f"| {k} | {v} | {held_out['metrics'].get(k, '')} |" for k, v in entry["metrics"].items())
         table = f"| metric | test | validation |\n|---|---|---|\n{rows}"
+        part = f"{held_out['part']}, " if "part" in held_out else ""
         chosen = (f"once, after the checkpoint was chosen on the validation split `{held_out['split']}` "
-                  f"({held_out['examples']} examples, carved from the training data and never trained on)")
+                  f"({part}{held_out['examples']} examples, carved from the training data and never trained on)")
     else:
         rows = "\n".join(f"| {k} | {v} |" for k, v in entry["metrics"].items())
         table = f"| metric | test |\n|---|---|\n{rows}"

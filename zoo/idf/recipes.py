@@ -106,10 +106,13 @@ class PhotoRecipe(Recipe):
     def describe(self, split, data_dir=None):
         collection = self.eval_split if split == self.eval_split else self.collection
         files = self._files(split)
-        what = {"train": f"random {self.crop}x{self.crop} crops", "validation": f"{self.validation_crop}x{self.validation_crop} crops"}
+        what = {self.train_split: f"random {self.crop}x{self.crop} crops",
+                self.validation_split: f"{self.validation_crop}x{self.validation_crop} crops",
+                self.eval_split: "whole photographs"}
         return {
             "name": f"photos/{collection}" + (" (luma)" if self.mode == "L" else ""),
-            "split": split if split == self.eval_split else f"{split} ({what[split]} of {len(files)} files)",
+            "split": split,
+            "part": f"{what[split]} of {len(files)} files",
             "version": data.photo_version(collection),
             "examples": len(files) if split != self.validation_split else int(self.load(split).cardinality()),
         }
