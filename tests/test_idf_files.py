@@ -96,3 +96,31 @@ def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
 def test_missing_input(tmp_path, capsys):
     assert cli.main(["compress", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o")]) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_written_files_get_the_permissions_of_any_new_file(tmp_path):
+    """Atomic writes go through a private temporary file; the result must not stay 0600."""
+    import os
+
+    from zoo.paths import write_atomically
+
+    old = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "new" / "a.bin", b"abc")
+        write_atomically(tmp_path / "new" / "b.txt", "text")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new" / "a.bin").read_bytes() == b"abc" and (tmp_path / "new" / "b.txt").read_text() == "text"
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "new").iterdir()} == {oct(0o644)}
+
+
+def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(tmp_path):
+    from zoo.paths import write_atomically
+
+    def fail(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(tmp_path / "a.bin", fail)
+    assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,6 @@ Example:
 """
 
 import dataclasses
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from zoo import paths
 from zoo.errors import DataNotFoundError, ExportError
 
 
@@ -128,7 +128,7 @@ def to_litert(model, path, samples, *, sample_source="given", int8_weights=False
             f"LiteRT outputs of {model.name} differ from Keras: "
             + "; ".join(f"{c.signature}/{c.output} by up to {c.max_abs_error:.3g} in {100 * c.mismatch_rate:.4f}% of elements" for c in failed)
         )
-    _write_atomically(path, content)
+    paths.write_atomically(path, content)
     n = len(next(iter(signatures.values())).samples[0])
     return ExportReport(str(path), len(content), tuple(ops), n, sample_source, checks)
 
@@ -177,18 +177,6 @@ def _check(interpreter, name, sig):
         mismatch = error > sig.atol + sig.rtol * np.abs(expected)
         checks.append(OutputCheck(name, output, float(error.max(initial=0)), float(mismatch.mean()), sig))
     return checks
-
-
-def _write_atomically(path, content):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".tflite", dir=path.parent, prefix=f".{path.stem}-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_litert(interpreter, samples, signature="serve"):

@@ -20,9 +20,7 @@ Example:
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from zoo import paths
@@ -76,7 +74,4 @@ def write_entry(name, item, path=None):
     models = read(path)
     models[name] = item
     text = json.dumps({"format": FORMAT, "models": dict(sorted(models.items()))}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    paths.write_atomically(path, text)

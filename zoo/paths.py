@@ -14,6 +14,7 @@ where.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -41,3 +42,32 @@ def publish_home():
     if LOCAL_HUB.parent == SHIPPED:
         return Path.cwd() / "weights_manifest.json", Path.cwd() / "hub"
     return MANIFEST_PATH, LOCAL_HUB
+
+
+def write_atomically(path, content):
+    """Write `content` (bytes, text, or a function that writes to a binary file) to `path`, making its folder.
+
+    A reader never sees half a file: the content goes to a temporary file beside `path`, which then
+    replaces it (and is removed if writing fails). The file gets the permissions of any new file
+    (0666 less the umask), not the temporary file's private 0600.
+
+    Example:
+        >>> write_atomically("coded/a.idf", stream)
+        >>> write_atomically("restored/a.png", lambda f: image.save(f, format="PNG"))
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(content):
+                content(f)
+            else:
+                f.write(content.encode() if isinstance(content, str) else content)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

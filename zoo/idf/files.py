@@ -10,13 +10,13 @@ Example:
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from zoo import paths
 from zoo.errors import ZooError
 from zoo.idf.codec import compress, decompress
 
@@ -30,7 +30,7 @@ def compress_paths(inputs, output, model=None):
     for source, target in tqdm(jobs, desc="compress", unit="img", disable=len(jobs) < 2):
         pixels = read_png(source)
         data = compress(pixels, model=model)
-        _write_atomically(target, data)
+        paths.write_atomically(target, data)
         png_bytes += source.stat().st_size
         coded_bytes += len(data)
         dims += pixels.size
@@ -48,7 +48,7 @@ def decompress_paths(inputs, output):
     for source, target in tqdm(jobs, desc="decompress", unit="img", disable=len(jobs) < 2):
         pixels = decompress(source.read_bytes())
         image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-        _write_atomically(target, image, png=True)
+        paths.write_atomically(target, lambda f: image.save(f, format="PNG"))
     return {"images": len(jobs)}
 
 
@@ -96,16 +96,3 @@ def _plan(inputs, output, in_suffix, out_suffix):
     return jobs
 
 
-def _write_atomically(target, content, png=False):
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if png:
-                content.save(f, format="PNG")
-            else:
-                f.write(content)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
