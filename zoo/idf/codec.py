@@ -203,9 +203,9 @@ class Codec:
         return side(h), side(w), flow.image_shape[-1]
 
     @classmethod
-    @functools.lru_cache(maxsize=4)
+    @functools.lru_cache(maxsize=None)
     def for_model(cls, name):
-        """The codec of a registered IDF model with its pretrained weights (cached)."""
+        """The codec of a registered IDF model with its pretrained weights (cached: `candidates` needs every one)."""
         import zoo
         from zoo.idf.model import IntegerDiscreteFlow
 
