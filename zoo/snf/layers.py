@@ -23,6 +23,8 @@ from zoo.snf.spline import rational_quadratic
 
 _serializable = keras.saving.register_keras_serializable(package="zoo.snf")
 
+RECONSTRUCTION_TRAINS = ("both", "inverse")
+
 
 def _identity_plus_noise(noise_gain):
     """Identity (dense) or Dirac (conv) plus Glorot-normal noise of gain `noise_gain`, as the official code."""
@@ -159,10 +161,20 @@ class _SelfNorm:
         self.inverse_kernel = self.add_weight(name="inverse_kernel", shape=kernel_shape, initializer="zeros")
         self.inverse_kernel.assign(transpose(self.kernel))  # W ~ I at first, so R = W^T ~ W^-1
 
-    def reconstruction_error(self, x):
-        """||x - R W x||^2 per example (biases left out); its gradient trains W and R, never x."""
+    def reconstruction_error(self, x, trains="both"):
+        """||x - R W x||^2 per example (biases left out); its gradient never reaches x.
+
+        `trains="both"` (the official default) lets its gradient train W and R;
+        `"inverse"` holds W x constant, so only R is pulled towards W^-1 (the
+        official `only_R_recon`) and W follows the likelihood alone.
+        """
+        if trains not in RECONSTRUCTION_TRAINS:
+            raise ValueError(f"trains must be one of {RECONSTRUCTION_TRAINS}, got {trains!r}")
         x = ops.stop_gradient(x)
-        return ops.sum(ops.reshape(x - self._apply_inverse(self._apply(x)), (ops.shape(x)[0], -1)) ** 2, axis=-1)
+        z = self._apply(x)
+        if trains == "inverse":
+            z = ops.stop_gradient(z)
+        return ops.sum(ops.reshape(x - self._apply_inverse(z), (ops.shape(x)[0], -1)) ** 2, axis=-1)
 
 
 @_serializable

@@ -25,6 +25,7 @@ import keras
 from keras import ops
 
 from zoo.snf.layers import (
+    RECONSTRUCTION_TRAINS,
     ExactConv2D,
     ExactDense,
     SelfNormConv2D,
@@ -43,25 +44,30 @@ class SelfNormalizingFlow(keras.Model):
     """`call(images)` -> NLL in nats per image; `log_prob`, `sample`, `forward`, `inverse`.
 
     `reconstruction_weight` is lambda of the loss lambda * ||x - R W x||^2
-    added for every SNF layer in training; `recon_<i>` metrics log each SNF
-    layer's mean ||x - R W x||.
+    added for every SNF layer in training; `reconstruction_trains` is "both"
+    (its gradient trains W and R, as the official default) or "inverse" (R
+    only; see `SelfNormDense.reconstruction_error`). `recon_<i>` metrics log
+    each SNF layer's mean ||x - R W x||.
     """
 
     def __init__(self, image_shape=(28, 28, 1), architecture="fc", gradient="selfnorm", alpha=1e-6,
                  slr_alpha=0.3, blocks=3, layers_per_block=3, spline_bins=5, spline_bound=10.0,
-                 reconstruction_weight=1.0, eval_seed=0, **kwargs):
+                 reconstruction_weight=1.0, reconstruction_trains="both", eval_seed=0, **kwargs):
         super().__init__(**kwargs)
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if gradient not in GRADIENTS:
             raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if reconstruction_trains not in RECONSTRUCTION_TRAINS:
+            raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS}, got {reconstruction_trains!r}")
         h, w, _ = image_shape
         if architecture == "conv" and (h % 2 ** (blocks - 1) or w % 2 ** (blocks - 1)):
             raise ValueError(f"image sides {h}x{w} must be divisible by 2**(blocks - 1) = {2 ** (blocks - 1)}")
         self.image_shape, self.architecture, self.gradient = tuple(image_shape), architecture, gradient
         self.alpha, self.slr_alpha, self.blocks, self.layers_per_block = alpha, slr_alpha, blocks, layers_per_block
         self.spline_bins, self.spline_bound = spline_bins, spline_bound
-        self.reconstruction_weight, self.eval_seed = reconstruction_weight, eval_seed
+        self.reconstruction_weight, self.reconstruction_trains = reconstruction_weight, reconstruction_trains
+        self.eval_seed = eval_seed
         self.dimensions = math.prod(image_shape)
         self.noise = keras.random.SeedGenerator(eval_seed)
         self.flow_layers = self._make_layers()
@@ -130,7 +136,7 @@ class SelfNormalizingFlow(keras.Model):
                 z, layer_log_det = layer(x, training=training)
             log_det = log_det + layer_log_det
             if getattr(layer, "learned_inverse", False) and constants is None:
-                error = layer.reconstruction_error(x)
+                error = layer.reconstruction_error(x, self.reconstruction_trains)
                 next(tracker).update_state(ops.sqrt(error))
                 if training:
                     self.add_loss(self.reconstruction_weight * ops.mean(error))
@@ -206,5 +212,6 @@ class SelfNormalizingFlow(keras.Model):
             "spline_bins": self.spline_bins,
             "spline_bound": self.spline_bound,
             "reconstruction_weight": self.reconstruction_weight,
+            "reconstruction_trains": self.reconstruction_trains,
             "eval_seed": self.eval_seed,
         }

@@ -1,0 +1,83 @@
+"""Recipe variants compared on the validation split: registered models, each with builder overrides,
+trained from scratch by their recipes for the same number of epochs, side by side in one run. The
+validation metric after chosen epochs and the seconds per epoch make the table. This is how a
+recipe change (a builder argument) is chosen; the test split is never touched.
+
+Each variant is `NAME` or `NAME:key=value[,key=value...]`; values are read as JSON where they parse
+(numbers, true/false) and as strings otherwise.
+
+Writes results/variants_<label>.md.
+
+Usage:
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/variant_probe.py snf-fc \\
+        snf-fc-mnist snf-fc-mnist:reconstruction_trains=inverse exact-fc-mnist --epochs 10
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from results_file import markdown_table, write_results  # noqa: E402
+
+from zoo import registry, training  # noqa: E402
+
+
+def parse_variant(text):
+    """`NAME:key=value,...` -> (name, {key: value})."""
+    name, _, rest = text.partition(":")
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"variant {text!r}: expected key=value, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return name, overrides
+
+
+def run(variant, epochs, workdir, data_dir=None):
+    """Per-epoch validation logs and seconds of one variant trained from scratch (nothing published)."""
+    name, overrides = parse_variant(variant)
+    base = registry.spec(name)
+    spec = dataclasses.replace(base, builder=lambda: base.builder(**overrides))
+    training.train(spec, epochs=epochs, workdir=workdir, data_dir=data_dir, publish=False)
+    return json.loads((Path(workdir) / "best.json").read_text())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("label", help="names the results file, results/variants_LABEL.md")
+    parser.add_argument("variants", nargs="+", metavar="NAME[:key=value,...]")
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--report-epochs", type=int, nargs="+", default=(1, 5),
+                        help="also report the validation metric after these epochs (the last is always reported)")
+    parser.add_argument("--workdir", help="keep each variant's run here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    for variant in args.variants:  # fail on a typo before hours of training
+        name, _ = parse_variant(variant)
+        registry.spec(name)
+    metric = registry.spec(parse_variant(args.variants[0])[0]).recipe.metric
+    shown = sorted({e for e in args.report_epochs if e < args.epochs} | {args.epochs})
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, variant in enumerate(args.variants):
+            state = run(variant, args.epochs, Path(args.workdir or tmp) / f"{i}")
+            values = [epoch[f"val_{metric}"] for epoch in state["epochs"]]
+            seconds = sum(epoch["seconds"] for epoch in state["epochs"]) / len(state["epochs"])
+            rows.append([f"`{variant}`", *(f"{values[e - 1]:.4g}" for e in shown), f"{seconds:.0f}"])
+            print(rows[-1], flush=True)
+    header = ["variant", *(f"validation {metric}, epoch {e}" for e in shown), "s/epoch"]
+    table = markdown_table(header, rows)
+    print(table)
+    write_results(f"variants_{args.label}", f"Recipe variants, {args.epochs} epochs each from scratch, "
+                                             f"validation {metric}", table)
+
+
+if __name__ == "__main__":
+    main()
