@@ -111,7 +111,8 @@ def test_exact_inverse_inverts_to_float_precision(cls, shape):
     np.testing.assert_allclose(layer.inverse(z), x, atol=2e-5)
 
 
-def test_training_drives_the_learned_inverse_to_w_inverse():
+@pytest.mark.parametrize("trains", ["both", "inverse"])
+def test_training_drives_the_learned_inverse_to_w_inverse(trains):
     rng = np.random.default_rng(6)
     d = 16
     layer = SelfNormDense(noise_gain=1.0)
@@ -127,10 +128,28 @@ def test_training_drives_the_learned_inverse_to_w_inverse():
         x = tf.constant(x_all[(step * 32) % 512:][:32])
         with tf.GradientTape() as tape:
             z, log_det = layer(x, training=True)
-            loss = _nll(z, log_det) + tf.reduce_mean(layer.reconstruction_error(x))
+            loss = _nll(z, log_det) + tf.reduce_mean(layer.reconstruction_error(x, trains))
         variables = [layer.kernel, layer.bias, layer.inverse_kernel]
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     assert distance() < 0.2 * before, (before, distance())
+
+
+@pytest.mark.parametrize("cls, shape", [(SelfNormDense, (8, 6)), (SelfNormConv2D, (2, 5, 4, 3))])
+def test_inverse_only_reconstruction_trains_r_alone(cls, shape):
+    """trains="inverse": the reconstruction loss leaves W untouched and gives R the same gradient as "both"."""
+    rng = np.random.default_rng(9)
+    layer = cls(noise_gain=1.0)
+    x = tf.constant(rng.normal(size=shape).astype("float32"))
+    layer(x)
+    grads = {}
+    for trains in ("both", "inverse"):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(layer.reconstruction_error(x, trains))
+        grads[trains] = tape.gradient(loss, [layer.kernel, layer.inverse_kernel])
+    assert grads["inverse"][0] is None and float(tf.norm(grads["both"][0])) > 0
+    np.testing.assert_allclose(grads["inverse"][1], grads["both"][1], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="trains must be one of"):
+        layer.reconstruction_error(x, "kernel")
 
 
 def test_spline_is_monotone_inverts_and_its_log_derivative_matches_autodiff():

@@ -103,3 +103,11 @@ def test_litert_density_and_samples_match_keras(tmp_path):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=0.05)
     log_dets, inverses = litert.constants(flow)
     assert len(log_dets) == len(inverses) == 9 and inverses[0].shape == (784, 784)
+
+
+def test_reconstruction_option_is_checked_and_kept_in_the_config():
+    flow = zoo.load("snf-fc-mnist", pretrained=False, reconstruction_trains="inverse")
+    assert flow.get_config()["reconstruction_trains"] == "inverse"
+    assert type(flow).from_config(flow.get_config()).reconstruction_trains == "inverse"
+    with pytest.raises(ValueError, match="reconstruction_trains must be one of"):
+        zoo.load("snf-fc-mnist", pretrained=False, reconstruction_trains="kernel")
