@@ -149,3 +149,27 @@ def test_lr_probe_measures_the_recipe_metric_on_validation_for_each_rate(tmp_pat
     probe.main([TINY.name, "1e-3", "1e-1", "--steps", "5"])
     table = (tmp_path / f"lr_{TINY.name}.md").read_text()
     assert "| 0.001 |" in table and "| 0.1 |" in table and "validation accuracy" in table
+
+
+def test_run_record_keeps_the_first_last_best_and_every_nth_epoch():
+    import pytest
+
+    record = _script("run_record", "scripts")
+    state = {"monitor": "val_loss", "best_epoch": 5,
+             "epochs": [{"epoch": e, "seconds": 10.0, "val_loss": 10.0 - e if e <= 5 else e} for e in range(1, 12)]}
+    table = record.rows(state, ["val_loss"], every=4)
+    assert [row[0] for row in table] == ["1", "4", "5 (best)", "8", "11"]
+    assert table[2][1:] == ["5", "10"]
+    with pytest.raises(SystemExit, match="no column val_nll"):
+        record.rows(state, ["val_nll"], every=4)
+
+
+def test_variant_probe_reads_names_and_json_overrides():
+    import pytest
+
+    probe = _script("variant_probe")
+    assert probe.parse_variant("snf-fc-mnist") == ("snf-fc-mnist", {})
+    assert probe.parse_variant("snf-fc-mnist:reconstruction_trains=inverse,reconstruction_weight=10") == (
+        "snf-fc-mnist", {"reconstruction_trains": "inverse", "reconstruction_weight": 10})
+    with pytest.raises(ValueError, match="expected key=value"):
+        probe.parse_variant("snf-fc-mnist:inverse")
