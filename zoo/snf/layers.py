@@ -153,13 +153,33 @@ class ExactConv2D(_Linear):
 
 
 class _SelfNorm:
-    """The learned inverse R, the SNF gradient in training and the reconstruction error ||x - R W x||."""
+    """The learned inverse R, the SNF gradient in training and the reconstruction error ||x - R W x||.
+
+    `inverse_lr_multiplier` m: the weight `inverse_kernel` stores R / m, so an
+    optimizer whose steps are about its learning rate whatever the gradient's
+    scale (Adam) moves R about m times faster than W. m = 1 is the official
+    parameterization.
+    """
 
     learned_inverse = True
 
+    def __init__(self, *args, inverse_lr_multiplier=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not inverse_lr_multiplier > 0:
+            raise ValueError(f"inverse_lr_multiplier must be positive, got {inverse_lr_multiplier}")
+        self.inverse_lr_multiplier = inverse_lr_multiplier
+
     def _make_inverse(self, kernel_shape, transpose):
         self.inverse_kernel = self.add_weight(name="inverse_kernel", shape=kernel_shape, initializer="zeros")
-        self.inverse_kernel.assign(transpose(self.kernel))  # W ~ I at first, so R = W^T ~ W^-1
+        # W ~ I at first, so R = W^T ~ W^-1
+        self.inverse_kernel.assign(transpose(self.kernel) / self.inverse_lr_multiplier)
+
+    def learned_inverse_kernel(self):
+        """R: the learned inverse's kernel (dense: (D, D) in the row-vector convention; conv: HWIO)."""
+        return self.inverse_lr_multiplier * ops.convert_to_tensor(self.inverse_kernel)
+
+    def get_config(self):
+        return {**super().get_config(), "inverse_lr_multiplier": self.inverse_lr_multiplier}
 
     def reconstruction_error(self, x, trains="both"):
         """||x - R W x||^2 per example (biases left out); its gradient never reaches x.
@@ -194,12 +214,12 @@ class SelfNormDense(_SelfNorm, ExactDense):
         return ops.matmul(x, self.kernel)
 
     def _apply_inverse(self, z):
-        return ops.matmul(z, self.inverse_kernel)
+        return ops.matmul(z, self.learned_inverse_kernel())
 
     def call(self, x, training=False):
         if not training:
             return super().call(x)
-        kernel, inverse = ops.convert_to_tensor(self.kernel), ops.convert_to_tensor(self.inverse_kernel)
+        kernel, inverse = ops.convert_to_tensor(self.kernel), self.learned_inverse_kernel()
         z = gradients.selfnorm_dense(x, kernel, ops.convert_to_tensor(self.bias), inverse)
         return z, gradients.selfnorm_logdet(kernel, inverse)
 
@@ -225,12 +245,12 @@ class SelfNormConv2D(_SelfNorm, ExactConv2D):
         return ops.conv(x, self.kernel, padding="same")
 
     def _apply_inverse(self, z):
-        return ops.conv(z, self.inverse_kernel, padding="same")
+        return ops.conv(z, self.learned_inverse_kernel(), padding="same")
 
     def call(self, x, training=False):
         if not training:
             return super().call(x)
-        kernel, inverse = ops.convert_to_tensor(self.kernel), ops.convert_to_tensor(self.inverse_kernel)
+        kernel, inverse = ops.convert_to_tensor(self.kernel), self.learned_inverse_kernel()
         z = gradients.selfnorm_conv(x, kernel, ops.convert_to_tensor(self.bias), inverse)
         return z, gradients.selfnorm_logdet(kernel, inverse, self.counts)
 

@@ -19,6 +19,7 @@ Example:
     >>> flow.sample(16, inverse="exact", seed=0)    # (16, 28, 28, 1) uint8
 """
 
+import functools
 import math
 
 import keras
@@ -46,13 +47,16 @@ class SelfNormalizingFlow(keras.Model):
     `reconstruction_weight` is lambda of the loss lambda * ||x - R W x||^2
     added for every SNF layer in training; `reconstruction_trains` is "both"
     (its gradient trains W and R, as the official default) or "inverse" (R
-    only; see `SelfNormDense.reconstruction_error`). `recon_<i>` metrics log
-    each SNF layer's mean ||x - R W x||.
+    only; see `SelfNormDense.reconstruction_error`); `inverse_lr_multiplier`
+    makes Adam move every R that many times faster than W (see
+    `SelfNormDense`). `recon_<i>` metrics log each SNF layer's mean
+    ||x - R W x||.
     """
 
     def __init__(self, image_shape=(28, 28, 1), architecture="fc", gradient="selfnorm", alpha=1e-6,
                  slr_alpha=0.3, blocks=3, layers_per_block=3, spline_bins=5, spline_bound=10.0,
-                 reconstruction_weight=1.0, reconstruction_trains="both", eval_seed=0, **kwargs):
+                 reconstruction_weight=1.0, reconstruction_trains="both", inverse_lr_multiplier=1.0, eval_seed=0,
+                 **kwargs):
         super().__init__(**kwargs)
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
@@ -67,6 +71,7 @@ class SelfNormalizingFlow(keras.Model):
         self.alpha, self.slr_alpha, self.blocks, self.layers_per_block = alpha, slr_alpha, blocks, layers_per_block
         self.spline_bins, self.spline_bound = spline_bins, spline_bound
         self.reconstruction_weight, self.reconstruction_trains = reconstruction_weight, reconstruction_trains
+        self.inverse_lr_multiplier = inverse_lr_multiplier
         self.eval_seed = eval_seed
         self.dimensions = math.prod(image_shape)
         self.noise = keras.random.SeedGenerator(eval_seed)
@@ -78,8 +83,11 @@ class SelfNormalizingFlow(keras.Model):
         self.build()
 
     def _make_layers(self):
-        dense = SelfNormDense if self.gradient == "selfnorm" else ExactDense
-        conv = SelfNormConv2D if self.gradient == "selfnorm" else ExactConv2D
+        if self.gradient == "selfnorm":
+            dense = functools.partial(SelfNormDense, inverse_lr_multiplier=self.inverse_lr_multiplier)
+            conv = functools.partial(SelfNormConv2D, inverse_lr_multiplier=self.inverse_lr_multiplier)
+        else:
+            dense, conv = ExactDense, ExactConv2D
         if self.architecture == "fc":
             return [dense(name="dense0"), SmoothLeakyReLU(self.slr_alpha, name="act0"), dense(name="dense1")]
         layers = []
@@ -213,5 +221,6 @@ class SelfNormalizingFlow(keras.Model):
             "spline_bound": self.spline_bound,
             "reconstruction_weight": self.reconstruction_weight,
             "reconstruction_trains": self.reconstruction_trains,
+            "inverse_lr_multiplier": self.inverse_lr_multiplier,
             "eval_seed": self.eval_seed,
         }
