@@ -1,5 +1,5 @@
 """Recipe variants compared on the validation split: registered models, each with builder overrides,
-trained from scratch by their recipes for the same number of epochs, side by side in one run. The
+trained by their recipes for the same number of epochs, side by side in one run. The
 validation metric after chosen epochs and the seconds per epoch make the table. This is how a
 recipe change (a builder argument) is chosen; the test split is never touched.
 
@@ -41,11 +41,15 @@ def parse_variant(text):
     return name, overrides
 
 
-def run(variant, epochs, workdir, data_dir=None):
-    """Per-epoch validation logs and seconds of one variant trained from scratch (nothing published)."""
+def run(variant, epochs, workdir, data_dir=None, initialize=True):
+    """Per-epoch validation logs and seconds of one variant trained by its recipe (nothing published).
+
+    `initialize=False` skips the recipe's initializer (a model started from another's weights then
+    starts from scratch, as a variant whose shapes differ must)."""
     name, overrides = parse_variant(variant)
     base = registry.spec(name)
-    spec = dataclasses.replace(base, builder=lambda: base.builder(**overrides))
+    recipe = base.recipe if initialize else dataclasses.replace(base.recipe, initialize=None)
+    spec = dataclasses.replace(base, builder=lambda: base.builder(**overrides), recipe=recipe)
     training.train(spec, epochs=epochs, workdir=workdir, data_dir=data_dir, publish=False)
     return json.loads((Path(workdir) / "best.json").read_text())
 
@@ -58,6 +62,8 @@ def main(argv=None):
     parser.add_argument("--report-epochs", type=int, nargs="+", default=(1, 5),
                         help="also report the validation metric after these epochs (the last is always reported)")
     parser.add_argument("--workdir", help="keep each variant's run here (default: a temporary folder)")
+    parser.add_argument("--no-initialize", action="store_true",
+                        help="skip the recipes' initializers: every variant starts from random weights")
     args = parser.parse_args(argv)
     for variant in args.variants:  # fail on a typo before hours of training
         name, _ = parse_variant(variant)
@@ -67,7 +73,7 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, variant in enumerate(args.variants):
-            state = run(variant, args.epochs, Path(args.workdir or tmp) / f"{i}")
+            state = run(variant, args.epochs, Path(args.workdir or tmp) / f"{i}", initialize=not args.no_initialize)
             values = [epoch[f"val_{metric}"] for epoch in state["epochs"]]
             seconds = sum(epoch["seconds"] for epoch in state["epochs"]) / len(state["epochs"])
             rows.append([f"`{variant}`", *(f"{values[e - 1]:.4g}" for e in shown), f"{seconds:.0f}"])
@@ -75,7 +81,8 @@ def main(argv=None):
     header = ["variant", *(f"validation {metric}, epoch {e}" for e in shown), "s/epoch"]
     table = markdown_table(header, rows)
     print(table)
-    write_results(f"variants_{args.label}", f"Recipe variants, {args.epochs} epochs each from scratch, "
+    start = "from random weights" if args.no_initialize else "from each recipe's starting point"
+    write_results(f"variants_{args.label}", f"Recipe variants, {args.epochs} epochs each {start}, "
                                              f"validation {metric}", table)
 
 
