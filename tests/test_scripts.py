@@ -173,3 +173,18 @@ def test_variant_probe_reads_names_and_json_overrides():
         "snf-fc-mnist", {"reconstruction_trains": "inverse", "reconstruction_weight": 10})
     with pytest.raises(ValueError, match="expected key=value"):
         probe.parse_variant("snf-fc-mnist:inverse")
+
+
+def test_idf_levels_add_up_to_the_models_bits_per_dimension():
+    import numpy as np
+    import pytest
+
+    import zoo
+
+    model = zoo.load("idf-photos", pretrained=False)
+    image = np.random.default_rng(0).integers(0, 256, (1, 16, 24, 3)).astype("uint8")
+    levels = _script("idf_levels").level_bits(model, image)
+    assert sum(d for d, _ in levels) == image.size and len(levels) == model.levels
+    assert sum(b for _, b in levels) / image.size == pytest.approx(float(model(image)[0]), rel=1e-5)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        _script("idf_levels").level_bits(model, image[:, :12])
