@@ -51,7 +51,7 @@ def main(argv=None):
     model = zoo.load(args.model)
     mode = "L" if model.image_shape[-1] == 1 else "RGB"
     per_image = []
-    for image in tqdm(data.photo_images(data.photo_files(args.collection), mode).batch(1), desc=args.collection):
+    for image, _ in tqdm(data.photo_images(data.photo_files(args.collection), mode).batch(1), desc=args.collection):
         image = image.numpy()
         levels = level_bits(model, image)
         per_image.append([(d / image.size, b / d, b / image.size) for d, b in levels])
