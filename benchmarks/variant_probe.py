@@ -46,12 +46,16 @@ def run(variant, epochs, workdir, data_dir=None, initialize=True):
 
     `initialize=False` skips the recipe's initializer (a model started from another's weights then
     starts from scratch, as a variant whose shapes differ must)."""
+    record, finished = Path(workdir) / "best.json", Path(workdir) / "finished"
+    if finished.exists() and finished.read_text() == f"{variant} {epochs}":  # done in an earlier call
+        return json.loads(record.read_text())
     name, overrides = parse_variant(variant)
     base = registry.spec(name)
     recipe = base.recipe if initialize else dataclasses.replace(base.recipe, initialize=None)
     spec = dataclasses.replace(base, builder=lambda: base.builder(**overrides), recipe=recipe)
     training.train(spec, epochs=epochs, workdir=workdir, data_dir=data_dir, publish=False)
-    return json.loads((Path(workdir) / "best.json").read_text())
+    finished.write_text(f"{variant} {epochs}")
+    return json.loads(record.read_text())
 
 
 def main(argv=None):
@@ -61,7 +65,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--report-epochs", type=int, nargs="+", default=(1, 5),
                         help="also report the validation metric after these epochs (the last is always reported)")
-    parser.add_argument("--workdir", help="keep each variant's run here (default: a temporary folder)")
+    parser.add_argument("--workdir", help="keep each variant's run here (default: a temporary folder); the same "
+                                          "command again skips finished variants and resumes an interrupted one")
     parser.add_argument("--no-initialize", action="store_true",
                         help="skip the recipes' initializers: every variant starts from random weights")
     args = parser.parse_args(argv)

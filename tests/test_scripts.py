@@ -188,3 +188,22 @@ def test_idf_levels_add_up_to_the_models_bits_per_dimension():
     assert sum(b for _, b in levels) / image.size == pytest.approx(float(model(image)[0]), rel=1e-5)
     with pytest.raises(ValueError, match="multiples of 8"):
         _script("idf_levels").level_bits(model, image[:, :12])
+
+
+def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, monkeypatch):
+    import json
+
+    probe = _script("variant_probe")
+    calls = []
+
+    def fake_train(spec, epochs, workdir, data_dir, publish):
+        calls.append(spec.name)
+        (workdir / "best.json").write_text(json.dumps({"epochs": [{"epoch": 1, "seconds": 1.0, "val_loss": 2.0}]}))
+
+    monkeypatch.setattr(probe.training, "train", fake_train)
+    tmp_path.joinpath("0").mkdir()
+    first = probe.run("snf-fc-mnist", 1, tmp_path / "0")
+    again = probe.run("snf-fc-mnist", 1, tmp_path / "0")
+    assert calls == ["snf-fc-mnist"] and first == again
+    probe.run("snf-fc-mnist", 2, tmp_path / "0")  # more epochs: not the same run
+    assert calls == ["snf-fc-mnist", "snf-fc-mnist"]
