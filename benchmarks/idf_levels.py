@@ -29,15 +29,8 @@ def level_bits(model, image):
     side = 2**model.levels
     if image.shape[1] % side or image.shape[2] % side:
         raise ValueError(f"image sides {image.shape[1]}x{image.shape[2]} must be multiples of {side} (Kodak's are)")
-    z = ops.cast(image, "float32") - 128.0
-    out = []
-    for level in range(model.levels):
-        z = model.level_forward(level, z)
-        if level < model.levels - 1:
-            z, y, log_p = model.split_priors[level](z)
-            out.append((int(np.prod(y.shape)), -float(ops.sum(log_p)) / math.log(2.0)))
-    out.append((int(np.prod(z.shape)), -float(ops.sum(model.prior(z))) / math.log(2.0)))
-    return out
+    return [(int(np.prod(latent.shape)), -float(ops.sum(logp)) / math.log(2.0))
+            for latent, logp in model.latent_log_likelihoods(image)]
 
 
 def main(argv=None):

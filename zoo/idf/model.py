@@ -84,15 +84,23 @@ class IntegerDiscreteFlow(keras.Model):
                 z = kept
         return splits, z
 
-    def call(self, images):
+    def latent_log_likelihoods(self, images):
+        """[(latent, its log-likelihood per image in nats)]: each split prior's factored-out half, then the
+        last latent under the last prior. Their sum is the images' log-likelihood."""
         z = ops.cast(images, "float32") - 128.0
-        log_likelihood = 0.0
+        parts = []
         for level in range(self.levels):
             z = self.level_forward(level, z)
             if level < self.levels - 1:
-                z, _, logp = self.split_priors[level](z)
-                log_likelihood += logp
-        log_likelihood += self.prior(z)
+                z, y, logp = self.split_priors[level](z)
+                parts.append((y, logp))
+        parts.append((z, self.prior(z)))
+        return parts
+
+    def call(self, images):
+        log_likelihood = 0.0
+        for _, logp in self.latent_log_likelihoods(images):
+            log_likelihood += logp
         h, w = _spatial(images)
         dimensions = ops.cast(h * w * images.shape[-1], "float32")
         return -log_likelihood / (dimensions * math.log(2.0))
