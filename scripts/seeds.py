@@ -2,8 +2,11 @@
 
 Each (model, seed) is `zoo train NAME --seed S --epochs E --workdir runs/NAME-seedS`: the validation
 split picks its best epoch, and a run replaces the published checkpoint only if it beats it on
-validation, so after the sweep the published checkpoint is the best one by validation. Each finished
-run's best epoch is measured once on the test split too, for the spread in the table, never to choose.
+validation, so after the sweep the published checkpoint is the best one by validation. A published
+checkpoint that was selected on the test split trained on the validation examples, so it cannot be
+compared there: once all of a model's seeds have finished, the sweep's best run by validation replaces
+it. Each finished run's best epoch is measured once on the test split too, for the spread in the table,
+never to choose.
 A finished run is recorded in its workdir (`seed_result.json`) and skipped when the script runs again,
 so a sweep longer than a session continues where it stopped (an interrupted run resumes from its backup).
 
@@ -16,6 +19,7 @@ Writes results/<--results>.md once every run has finished (`--report` writes it 
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,9 +43,43 @@ def run_seed(name, seed, epochs, data_dir=None):
     published = metrics["test"] is not None
     test = metrics["test"] if published else training.evaluate(model, spec, data_dir=data_dir)
     result = {"name": name, "seed": seed, "epochs": epochs, "validation": metrics["validation"], "test": test,
-              "published": published, "code": training.code_version()}
+              "published": published, "code": training.code_version(), "cpu_count": len(os.sched_getaffinity(0))}
     done.write_text(json.dumps(result, indent=1))
     return result
+
+
+def replace_test_selected(name, runs, data_dir=None):
+    """Publish the best of `runs` (all seeds of `name`, finished) by validation in place of a published
+    checkpoint selected on the test split; returns whether it did.
+
+    `zoo train` compares a run with the published checkpoint on the validation split, but a test-selected
+    checkpoint trained on those examples and would always look better there; the sweep's runs, all under
+    the validation split, are compared with each other instead.
+    """
+    from zoo import manifest, registry, training
+
+    entry = manifest.entry(name)
+    if entry is None or entry.get("selection") != "test" or any(r["published"] for r in runs):
+        return False
+    spec = registry.spec(name)
+    recipe = spec.recipe
+    best = (max if recipe.higher_is_better else min)(runs, key=lambda r: r["validation"][recipe.metric])
+    workdir = Path("runs") / f"{name}-seed{best['seed']}"
+    model = spec.builder()
+    model.load_weights(workdir / "best.weights.h5")
+    state = json.loads((workdir / "best.json").read_text())
+    steps = int(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).cardinality())
+    run = {"epochs": best["epochs"], "best_epoch": state["best_epoch"], "steps_per_epoch": steps,
+           "batch_size": recipe.batch_size, "wall_clock_s": round(sum(e["seconds"] for e in state["epochs"]), 1),
+           "cpu_count": best.get("cpu_count", len(os.sched_getaffinity(0))), "seed": best["seed"]}
+    command = f"zoo train {name} --seed {best['seed']} --epochs {best['epochs']} --workdir {workdir}"
+    print(f"{name}: the published checkpoint was selected on the test split; publishing seed {best['seed']}, "
+          f"the sweep's best by validation {recipe.metric}", flush=True)
+    training.publish_checkpoint(model, spec, best["test"], command, validation=best["validation"],
+                                data_dir=data_dir, code=best["code"], run=run)
+    best["published"] = True
+    (workdir / "seed_result.json").write_text(json.dumps(best, indent=1))
+    return True
 
 
 def table(results, metric):
@@ -86,6 +124,8 @@ def main(argv=None):
             results[name].append(run_seed(name, seed, epochs, args.data_dir))
             print(f"{name} seed {seed}: validation {results[name][-1]['validation'][metric]:.4f}, "
                   f"test {results[name][-1]['test'][metric]:.4f}", flush=True)
+        if not args.report and len(results[name]) == len(args.seeds):
+            replace_test_selected(name, results[name], args.data_dir)
     results = {n: r for n, r in results.items() if r}
     complete = all(len(r) == len(args.seeds) for r in results.values()) and len(results) == len(args.names)
     title = (f"{len(args.seeds)} seeds per model ({', '.join(map(str, args.seeds))}), "

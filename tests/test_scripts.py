@@ -116,6 +116,35 @@ def test_seed_sweep_publishes_the_best_validation_run_and_reports_the_spread(iso
     assert f"{np.mean(tests):.4f} +- {np.std(tests, ddof=1):.4f}" in text and "NOT COMPLETE" not in text
 
 
+def test_seed_sweep_replaces_a_test_selected_checkpoint_with_its_best_validation_run(isolated, tmp_path, monkeypatch):
+    """A test-selected checkpoint trained on the validation examples; the sweep's best run replaces it, even
+    though the old checkpoint would measure better on those examples."""
+    from tiny import TINY
+
+    from zoo import manifest, registry, training
+
+    seeds = _script("seeds", "scripts")
+    import results_file
+
+    monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(registry, "spec", lambda name: TINY)
+    monkeypatch.chdir(tmp_path)
+    perfect = {TINY.recipe.metric: 1.0}
+    training.publish_checkpoint(TINY.builder(), TINY, perfect, "zoo train tiny", validation=perfect)
+    old = manifest.entry(TINY.name)
+    del old["validation"]
+    manifest.write_entry(TINY.name, {**old, "selection": "test"})
+    monkeypatch.setattr(training, "_published_validation", lambda spec, entry, data_dir: perfect)  # it saw them
+    seeds.main([TINY.name, "--seeds", "0", "1", "--results", "sweep"])
+    runs = [seeds.run_seed(TINY.name, s, 1) for s in (0, 1)]
+    best = max(runs, key=lambda r: r["validation"][TINY.recipe.metric])
+    entry = manifest.entry(TINY.name)
+    assert entry["selection"] == "validation" and entry["validation"]["metrics"] == best["validation"]
+    assert entry["training"]["seed"] == best["seed"] and entry["metrics"] == best["test"]
+    assert [r["published"] for r in runs] == [r is best for r in runs]  # recorded, so a rerun does not publish again
+    assert not seeds.replace_test_selected(TINY.name, runs)
+
+
 def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch):
     import numpy as np
 
