@@ -20,3 +20,29 @@ def test_warmup_then_cosine_to_five_percent(total_steps, warmup):
 
 def test_the_recipe_uses_the_warmup_schedule():
     assert _rate(CIFAR10_RECIPE.optimizer(10_000), 1000) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize("levels", [3, 5])
+def test_photo_models_start_from_every_layer_they_share_with_idf_cifar10(levels):
+    import keras
+    import numpy as np
+
+    import zoo
+    from zoo.idf.recipes import _from_idf_cifar10, idf_photos
+
+    keras.utils.set_random_seed(0)
+    model = idf_photos(levels=levels)
+    fresh = {layer.name: [w.numpy() for w in layer.weights] for layer in model.layers}
+    _from_idf_cifar10(model)
+    source = {layer.name: [w.numpy() for w in layer.weights] for layer in zoo.load("idf-cifar10").layers}
+    copied = 0
+    for layer in model.layers:
+        if layer.name == "prior":  # one interior position's mixtures, where the channels agree (3 levels)
+            expected = [v[1, 1] for v in source["prior"]] if levels == 3 else fresh["prior"]
+        else:
+            expected = source.get(layer.name, fresh[layer.name])
+            copied += layer.name in source and bool(layer.weights)
+        for w, v in zip(layer.weights, expected, strict=True):
+            np.testing.assert_array_equal(w.numpy(), v, err_msg=w.path)
+    assert copied == 3 * 4 * 2 + 2  # couplings and permutations of three levels, two split priors
+    assert len(model.layers) > len(source) or levels == 3

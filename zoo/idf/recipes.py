@@ -5,8 +5,10 @@ and `idf-gray` are fully convolutional (a prior per channel) and code images
 of any size whole: they train on random crops of the training photographs
 (`photos/train`, all but every tenth file, which is the validation part,
 measured as its non-overlapping 128x128 crops) and are measured on the whole
-Kodak photographs, never trained on. `idf-photos` starts from `idf-cifar10`'s
-weights (the same architecture; its last prior from one interior position's).
+Kodak photographs, never trained on. `idf-photos` starts from every layer it
+shares with `idf-cifar10` (the couplings, permutations and split priors of its
+levels; the last prior from one interior position's where the channels agree);
+layers of further levels start fresh.
 """
 
 import dataclasses
@@ -119,15 +121,24 @@ class PhotoRecipe(Recipe):
 
 
 def _from_idf_cifar10(model):
-    """idf-photos starts from idf-cifar10: the same couplings and split priors; the last prior (one mixture
-    per channel) from idf-cifar10's at an interior position of its 4x4 last latent."""
+    """idf-photos starts from idf-cifar10: every layer the two share by name and shape (the couplings,
+    permutations and split priors of idf-cifar10's levels), and the last prior (one mixture per channel)
+    from idf-cifar10's at an interior position of its 4x4 last latent when the channels agree. Layers
+    idf-cifar10 does not have (the split priors and couplings of further levels) keep their fresh weights."""
     import zoo
     from zoo import hub, manifest
 
     source = zoo.load("idf-cifar10")
-    for mine, theirs in zip(model.weights, source.weights):
-        value = theirs.numpy()
-        mine.assign(value if value.shape == tuple(mine.shape) else value[1, 1])
+    theirs = {layer.name: layer for layer in source.layers}
+    for layer in model.layers:
+        if layer.name not in theirs or not layer.weights:
+            continue
+        values = [w.numpy() for w in theirs[layer.name].weights]
+        if layer.name == "prior" and source.prior.per_position:
+            values = [v[1, 1] for v in values]
+        if [v.shape for v in values] == [tuple(w.shape) for w in layer.weights]:
+            for w, v in zip(layer.weights, values):
+                w.assign(v)
     files = hub.fetch("idf-cifar10").files
     return {"model": "idf-cifar10", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
 
