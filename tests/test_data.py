@@ -63,7 +63,7 @@ def test_photo_parts_are_fixed_disjoint_and_complete(tmp_path, monkeypatch):
     assert data.photo_version("set") != version
 
 
-def test_photo_crops_come_from_the_images_and_the_grid_covers_them(tmp_path, monkeypatch):
+def test_photo_crops_come_from_the_images_and_whole_images_are_cut_to_a_multiple(tmp_path, monkeypatch):
     import keras
 
     folder = _photo_folder(tmp_path, [(20, 30), (40, 16)])
@@ -75,9 +75,11 @@ def test_photo_crops_come_from_the_images_and_the_grid_covers_them(tmp_path, mon
     for c in crops[:10]:  # each crop is a window of one of the images
         assert any((np.lib.stride_tricks.sliding_window_view(image, (8, 8, 3)) == c).all(axis=(-3, -2, -1)).any()
                    for image in images)
-    grid = [c.numpy() for c, _ in data.photo_grid(files, 8)]
-    assert len(grid) == 2 * 3 + 5 * 2  # (20 // 8) x (30 // 8) and (40 // 8) x (16 // 8)
-    np.testing.assert_array_equal(grid[0], images[0][:8, :8])
+    cut = [c.numpy() for c, _ in data.photo_images(files, multiple=8)]
+    assert [c.shape for c in cut] == [(16, 24, 3), (40, 16, 3)]
+    np.testing.assert_array_equal(cut[0], images[0][:16, :24])  # the bottom and right edges go
+    with pytest.raises(ValueError, match="smaller than 32 pixels a side"):
+        data.photo_images(files, multiple=32)
     gray = [c.numpy() for c, _ in data.photo_images(files, mode="L")]
     assert [g.shape for g in gray] == [(20, 30, 1), (40, 16, 1)]
     with pytest.raises(ValueError, match="smaller than the 32-pixel crop"):

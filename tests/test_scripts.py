@@ -2,6 +2,7 @@
 
 import importlib.util
 
+import pytest
 from PIL import Image
 
 from zoo.paths import REPO_ROOT
@@ -236,3 +237,22 @@ def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, mon
     assert calls == ["snf-fc-mnist"] and first == again
     probe.run("snf-fc-mnist", 2, tmp_path / "0")  # more epochs: not the same run
     assert calls == ["snf-fc-mnist", "snf-fc-mnist"]
+
+
+def test_idf_validation_measures_crops_and_whole_images_of_one_model():
+    import numpy as np
+
+    bench = _script("idf_validation")
+    image = np.arange(300 * 260 * 3, dtype=np.uint32).reshape(300, 260, 3).astype("uint8")
+    cut = bench.crops(image)
+    assert len(cut) == 2 * 2 and all(c.shape == (128, 128, 3) for c in cut)
+    np.testing.assert_array_equal(cut[1], image[:128, 128:256])
+
+    def per_image_mean(x):  # a stand-in model: each image's mean pixel
+        return np.asarray(x, "float64").mean(axis=(1, 2, 3))
+
+    whole, cropped = bench.measure(per_image_mean, [image, image[:128, :128]])
+    assert whole == pytest.approx(np.mean([image.mean(), image[:128, :128].mean()]))
+    assert cropped == pytest.approx(np.mean([c.mean() for c in [*cut, image[:128, :128]]]))
+    with pytest.raises(ValueError, match="overrides need the weights"):
+        bench.load_model("idf-photos:levels=5")

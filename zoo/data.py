@@ -161,22 +161,16 @@ def photo_crops(files, crop, count, mode="RGB"):
     return tf.data.Dataset.range(count).map(take)
 
 
-def photo_grid(files, crop, mode="RGB"):
-    """`tf.data` of every non-overlapping `crop` x `crop` crop of each image (from the top left; the
-    remainder at the right and bottom edges is left out), label 0."""
-    import numpy as np
+def photo_images(files, mode="RGB", multiple=1):
+    """`tf.data` of the whole images in `files` (their sizes may differ: batch them one by one), label 0;
+    with `multiple`, each is cut at the bottom and right to sides that are multiples of it."""
     import tensorflow as tf
 
-    crops = [image[y : y + crop, x : x + crop] for image in _read(files, mode)
-             for y in range(0, image.shape[0] - crop + 1, crop) for x in range(0, image.shape[1] - crop + 1, crop)]
-    return tf.data.Dataset.from_tensor_slices((np.stack(crops), np.zeros(len(crops), np.int64)))
-
-
-def photo_images(files, mode="RGB"):
-    """`tf.data` of the whole images in `files` (their sizes may differ: batch them one by one), label 0."""
-    import tensorflow as tf
-
-    images = _read(files, mode)
+    images = [image[: image.shape[0] // multiple * multiple, : image.shape[1] // multiple * multiple]
+              for image in _read(files, mode)]
+    small = [f.name for f, image in zip(files, images) if not image.size]
+    if small:
+        raise ValueError(f"images smaller than {multiple} pixels a side: {', '.join(small)}")
     return tf.data.Dataset.from_generator(
         lambda: ((image, 0) for image in images),
         output_signature=(tf.TensorSpec((None, None, images[0].shape[-1]), tf.uint8), tf.TensorSpec((), tf.int64)),

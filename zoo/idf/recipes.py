@@ -4,8 +4,8 @@
 and `idf-gray` are fully convolutional (a prior per channel) and code images
 of any size whole: they train on random crops of the training photographs
 (`photos/train`, all but every tenth file, which is the validation part,
-measured as its non-overlapping 128x128 crops) and are measured on the whole
-Kodak photographs, never trained on. `idf-photos` starts from every layer it
+measured as whole photographs like the test split) and are measured on the
+whole Kodak photographs, never trained on. `idf-photos` starts from every layer it
 shares with `idf-cifar10` (the couplings, permutations and split priors of its
 levels; the last prior from one interior position's where the channels agree);
 layers of further levels start fresh.
@@ -77,13 +77,15 @@ def idf_cifar10(**overrides):
 
 @dataclasses.dataclass(frozen=True)
 class PhotoRecipe(Recipe):
-    """Random crops of a photograph collection for training, its fixed validation part as a grid of
-    crops, and whole photographs of another collection (Kodak) as the test split, one per batch."""
+    """Random crops of a photograph collection for training; its fixed validation part and the test
+    split (whole photographs of another collection, Kodak) as whole photographs, one per batch, like
+    the codec sees them. Validation photographs are cut at the bottom and right to multiples of
+    `validation_multiple` (2**levels of any model up to 5 levels); Kodak's sides already are."""
 
     collection: str = "train"
     crop: int = 64
     crops_per_epoch: int = 8192
-    validation_crop: int = 128
+    validation_multiple: int = 32
     mode: str = "RGB"  # or "L": the luma of the same photographs
 
     def _files(self, split):
@@ -95,13 +97,13 @@ class PhotoRecipe(Recipe):
         if split == self.train_split:
             return data.photo_crops(self._files(split), self.crop, self.crops_per_epoch, self.mode)
         if split == self.validation_split:
-            return data.photo_grid(self._files(split), self.validation_crop, self.mode)
+            return data.photo_images(self._files(split), self.mode, self.validation_multiple)
         if split == self.eval_split:
             return data.photo_images(self._files(split), self.mode)
         raise ValueError(f"splits are {self.train_split!r}, {self.validation_split!r} and {self.eval_split!r}, not {split!r}")
 
     def pipeline(self, split, batch_size, training, data_dir=None):
-        if split == self.eval_split:  # whole photographs of two orientations: one at a time
+        if split in (self.eval_split, self.validation_split):  # whole photographs of several sizes: one at a time
             return self.load(split).batch(1)
         return super().pipeline(split, batch_size, training, data_dir)
 
@@ -109,14 +111,14 @@ class PhotoRecipe(Recipe):
         collection = self.eval_split if split == self.eval_split else self.collection
         files = self._files(split)
         what = {self.train_split: f"random {self.crop}x{self.crop} crops",
-                self.validation_split: f"{self.validation_crop}x{self.validation_crop} crops",
+                self.validation_split: f"whole photographs, cut to multiples of {self.validation_multiple}",
                 self.eval_split: "whole photographs"}
         return {
             "name": f"photos/{collection}" + (" (luma)" if self.mode == "L" else ""),
             "split": split,
             "part": f"{what[split]} of {len(files)} files",
             "version": data.photo_version(collection),
-            "examples": len(files) if split != self.validation_split else int(self.load(split).cardinality()),
+            "examples": len(files),
         }
 
 
