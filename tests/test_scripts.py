@@ -256,3 +256,22 @@ def test_idf_validation_measures_crops_and_whole_images_of_one_model():
     assert cropped == pytest.approx(np.mean([c.mean() for c in [*cut, image[:128, :128]]]))
     with pytest.raises(ValueError, match="overrides need the weights"):
         bench.load_model("idf-photos:levels=5")
+
+
+def test_remeasure_validation_rewrites_only_the_validation_section(isolated, monkeypatch):
+    from tiny import TINY
+
+    import zoo
+    from zoo import manifest, registry, training
+
+    monkeypatch.setattr(registry, "spec", lambda name: TINY)
+    stale, model = {TINY.recipe.metric: 0.123}, TINY.builder()
+    training.publish_checkpoint(model, TINY, {"accuracy": 0.5}, "zoo train tiny", validation=stale)
+    before = manifest.entry(TINY.name)
+    monkeypatch.setattr(zoo, "load", lambda name: model)  # the tiny model is not in the registry
+    section = _script("remeasure_validation", "scripts").remeasure(TINY.name, "a new protocol")
+    after = manifest.entry(TINY.name)
+    assert section["metrics"] == training.evaluate(model, TINY, split=TINY.recipe.validation_split)
+    assert section["remeasured"]["metrics_before"] == stale and section["remeasured"]["reason"] == "a new protocol"
+    assert after["validation"] == section
+    assert {k: v for k, v in after.items() if k != "validation"} == {k: v for k, v in before.items() if k != "validation"}

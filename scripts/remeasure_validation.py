@@ -1,0 +1,55 @@
+"""Re-measure published checkpoints on their recipe's validation split, after the split's protocol changed.
+
+A checkpoint's recorded validation metrics are what the next training run must beat, so they have to be
+measured the way the recipe measures validation now. This rewrites each entry's `validation` section
+(the split's description and metrics, with the date and the reason) and its model card; the weights, the
+test metrics and the history of publications stay as they are.
+
+Usage:
+    ZOO_DATA_DIR=../shared/data/tfds python scripts/remeasure_validation.py idf-photos idf-gray \\
+        --reason "validated on whole photographs instead of 128x128 crops"
+"""
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def remeasure(name, reason, data_dir=None):
+    """The new validation section of published `name` (also written into the manifest)."""
+    import zoo
+    from zoo import manifest, registry, training
+
+    spec, entry = registry.spec(name), manifest.entry(name)
+    if entry is None:
+        raise ValueError(f"{name!r} has no published checkpoint to re-measure")
+    recipe = spec.recipe
+    metrics = training.evaluate(zoo.load(name), spec, data_dir=data_dir, split=recipe.validation_split)
+    before = entry.get("validation", {}).get("metrics")
+    entry["validation"] = {**recipe.describe(recipe.validation_split, data_dir), "metrics": metrics,
+                           "remeasured": {"date": datetime.date.today().isoformat(), "reason": reason,
+                                          "metrics_before": before}}
+    manifest.write_entry(name, entry)
+    print(f"{name}: validation {recipe.metric} {before and before.get(recipe.metric)} -> {metrics[recipe.metric]}")
+    return entry["validation"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="+")
+    parser.add_argument("--reason", required=True, help="why the validation protocol changed (recorded)")
+    parser.add_argument("--data-dir")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        remeasure(name, args.reason, args.data_dir)
+    import write_cards
+
+    write_cards.main()
+
+
+if __name__ == "__main__":
+    main()
