@@ -111,12 +111,13 @@ class PhotoRecipe(Recipe):
         collection = self.eval_split if split == self.eval_split else self.collection
         files = self._files(split)
         what = {self.train_split: f"random {self.crop}x{self.crop} crops",
-                self.validation_split: f"whole photographs, cut to multiples of {self.validation_multiple}",
+                self.validation_split: "whole photographs",
                 self.eval_split: "whole photographs"}
         return {
             "name": f"photos/{collection}" + (" (luma)" if self.mode == "L" else ""),
             "split": split,
-            "part": f"{what[split]} of {len(files)} files",
+            "part": f"{what[split]} of {len(files)} files"
+                    + (f", cut to multiples of {self.validation_multiple}" if split == self.validation_split else ""),
             "version": data.photo_version(collection),
             "examples": len(files),
         }
