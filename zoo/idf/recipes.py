@@ -166,7 +166,7 @@ GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None,
 @register("idf-photos", recipe=PHOTO_RECIPE)
 def idf_photos(**overrides):
     """Integer Discrete Flow for photographs of any size, fully convolutional (uint8 RGB in, bits per dimension out)."""
-    return idf(**{"image_shape": (64, 64, 3), "width": 128, "fully_convolutional": True, **overrides})
+    return idf(**{"image_shape": (64, 64, 3), "width": 128, "levels": 5, "fully_convolutional": True, **overrides})
 
 
 @register("idf-gray", recipe=GRAY_RECIPE)
