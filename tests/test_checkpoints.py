@@ -26,7 +26,9 @@ def test_entry_is_complete(name):
     assert {"name", "split", "version", "examples"} <= set(item["dataset"])
     assert registry.spec(name).recipe.metric in item["metrics"]
     assert item["commands"]["train"].startswith("zoo train ") and item["commands"]["eval"] == f"zoo eval {name}"
-    assert item["history"][-1]["metrics"] == item["metrics"]
+    standing = [h for h in item["history"] if "withdrawn" not in h]  # withdrawn ones stay on record
+    assert standing[-1]["metrics"] == item["metrics"] and standing[-1]["files"]["model.weights.h5"] == item["files"]["model.weights.h5"]
+    assert all(h["withdrawn"]["reason"] and h["files"] != item["files"] for h in item["history"] if "withdrawn" in h)
     assert {"config.json", "model.weights.h5", "README.md"} == set(item["files"])
     assert re.fullmatch(r"[0-9a-f]{40}", item["code"]["commit"])
     assert item["selection"] in {"validation", "test"}

@@ -12,6 +12,11 @@ One entry per model::
       "history": [{"date": "...", "metrics": {...}, "files": {...}}]
     }
 
+`history` lists every checkpoint published under the name, oldest first; one
+that was replaced because its selection turned out to be flawed carries
+`"withdrawn": {"date", "reason"}`, and the entry's own fields are those of the
+last one that was not withdrawn.
+
 Example:
     >>> from zoo import manifest
     >>> manifest.entry("cnn-small-mnist")["metrics"]
