@@ -105,6 +105,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--results", required=True, help="results/<RESULTS>.md")
     parser.add_argument("--report", action="store_true", help="only write the table of the runs finished so far")
+    parser.add_argument("--no-replace", action="store_true",
+                        help="never replace a test-selected checkpoint (for a helper process that runs some seeds "
+                             "of a sweep; the sweep over all seeds decides)")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
     from results_file import write_results
@@ -124,7 +127,7 @@ def main(argv=None):
             results[name].append(run_seed(name, seed, epochs, args.data_dir))
             print(f"{name} seed {seed}: validation {results[name][-1]['validation'][metric]:.4f}, "
                   f"test {results[name][-1]['test'][metric]:.4f}", flush=True)
-        if not args.report and len(results[name]) == len(args.seeds):
+        if not (args.report or args.no_replace) and len(results[name]) == len(args.seeds):
             replace_test_selected(name, results[name], args.data_dir)
     results = {n: r for n, r in results.items() if r}
     complete = all(len(r) == len(args.seeds) for r in results.values()) and len(results) == len(args.names)
