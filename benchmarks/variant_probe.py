@@ -1,10 +1,11 @@
-"""Recipe variants compared on the validation split: registered models, each with builder overrides,
-trained by their recipes for the same number of epochs, side by side in one run. The
+"""Recipe variants compared on the validation split: registered models, each with builder and recipe
+overrides, trained by their recipes for the same number of epochs, side by side in one run. The
 validation metric after chosen epochs and the seconds per epoch make the table. This is how a
-recipe change (a builder argument) is chosen; the test split is never touched.
+recipe change (a builder argument or a recipe field) is chosen; the test split is never touched.
 
-Each variant is `NAME` or `NAME:key=value[,key=value...]`; values are read as JSON where they parse
-(numbers, true/false) and as strings otherwise.
+Each variant is `NAME` or `NAME:key=value[,key=value...]`; a key is a builder argument, or
+`recipe.FIELD` for a field of the recipe (`idf-photos:levels=5,recipe.crop=128,recipe.batch_size=4`).
+Values are read as JSON where they parse (numbers, true/false) and as strings otherwise.
 
 Writes results/variants_<label>.md.
 
@@ -41,6 +42,19 @@ def parse_variant(text):
     return name, overrides
 
 
+def variant_spec(variant, initialize=True):
+    """The registered spec of `variant` with its builder and recipe overrides (and without the recipe's
+    initializer unless `initialize`); an unknown recipe field raises TypeError."""
+    name, overrides = parse_variant(variant)
+    base = registry.spec(name)
+    builder_kw = {k: v for k, v in overrides.items() if not k.startswith("recipe.")}
+    recipe_kw = {k.removeprefix("recipe."): v for k, v in overrides.items() if k.startswith("recipe.")}
+    if not initialize:
+        recipe_kw["initialize"] = None
+    recipe = dataclasses.replace(base.recipe, **recipe_kw)
+    return dataclasses.replace(base, builder=lambda: base.builder(**builder_kw), recipe=recipe)
+
+
 def run(variant, epochs, workdir, data_dir=None, initialize=True):
     """Per-epoch validation logs and seconds of one variant trained by its recipe (nothing published).
 
@@ -49,10 +63,7 @@ def run(variant, epochs, workdir, data_dir=None, initialize=True):
     record, finished = Path(workdir) / "best.json", Path(workdir) / "finished"
     if finished.exists() and finished.read_text() == f"{variant} {epochs}":  # done in an earlier call
         return json.loads(record.read_text())
-    name, overrides = parse_variant(variant)
-    base = registry.spec(name)
-    recipe = base.recipe if initialize else dataclasses.replace(base.recipe, initialize=None)
-    spec = dataclasses.replace(base, builder=lambda: base.builder(**overrides), recipe=recipe)
+    spec = variant_spec(variant, initialize)
     training.train(spec, epochs=epochs, workdir=workdir, data_dir=data_dir, publish=False)
     finished.write_text(f"{variant} {epochs}")
     return json.loads(record.read_text())
@@ -71,8 +82,7 @@ def main(argv=None):
                         help="skip the recipes' initializers: every variant starts from random weights")
     args = parser.parse_args(argv)
     for variant in args.variants:  # fail on a typo before hours of training
-        name, _ = parse_variant(variant)
-        registry.spec(name)
+        variant_spec(variant)
     metric = registry.spec(parse_variant(args.variants[0])[0]).recipe.metric
     shown = sorted({e for e in args.report_epochs if e < args.epochs} | {args.epochs})
     rows = []

@@ -275,3 +275,12 @@ def test_remeasure_validation_rewrites_only_the_validation_section(isolated, mon
     assert section["remeasured"]["metrics_before"] == stale and section["remeasured"]["reason"] == "a new protocol"
     assert after["validation"] == section
     assert {k: v for k, v in after.items() if k != "validation"} == {k: v for k, v in before.items() if k != "validation"}
+
+
+def test_variant_probe_overrides_recipe_fields_and_builder_arguments_apart():
+    probe = _script("variant_probe")
+    spec = probe.variant_spec("idf-photos:levels=5,recipe.crop=128,recipe.batch_size=4", initialize=False)
+    assert (spec.recipe.crop, spec.recipe.batch_size, spec.recipe.initialize) == (128, 4, None)
+    assert spec.builder().levels == 5 and spec.recipe.epochs == probe.registry.spec("idf-photos").recipe.epochs
+    with pytest.raises(TypeError, match="crops"):
+        probe.variant_spec("idf-photos:recipe.crops=128")
