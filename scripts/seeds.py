@@ -86,14 +86,23 @@ def table(results, metric):
     """Markdown: per model, mean +- standard deviation (over seeds) of validation and test `metric`."""
     from results_file import markdown_table
 
+    from zoo import manifest
+
+    def spread(values):
+        return f"{values.mean():.4f} +- {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
+
     rows = []
     for name, runs in results.items():
         val = np.array([r["validation"][metric] for r in runs])
         test = np.array([r["test"][metric] for r in runs])
-        std = (lambda a: a.std(ddof=1) if len(a) > 1 else float("nan"))
         published = [r["seed"] for r in runs if r["published"]]
-        rows.append([f"`{name}`", str(len(runs)), f"{val.mean():.4f} +- {std(val):.4f}", f"{test.mean():.4f} +- {std(test):.4f}",
-                     ", ".join(f"{t:.4f}" for t in test), str(published[-1]) if published else "none (an earlier checkpoint is better on validation)"])
+        if published:
+            chosen = str(published[-1])
+        elif (manifest.entry(name) or {}).get("selection") == "test":
+            chosen = "none yet (the test-selected checkpoint is replaced once every seed has finished)"
+        else:
+            chosen = "none (the published checkpoint is better on validation)"
+        rows.append([f"`{name}`", str(len(runs)), spread(val), spread(test), ", ".join(f"{t:.4f}" for t in test), chosen])
     return markdown_table(["model", "seeds", f"validation {metric} (mean +- sd)", f"test {metric} (mean +- sd)",
                            "test, per seed", "published seed"], rows)
 
@@ -131,7 +140,7 @@ def main(argv=None):
             replace_test_selected(name, results[name], args.data_dir)
     results = {n: r for n, r in results.items() if r}
     complete = all(len(r) == len(args.seeds) for r in results.values()) and len(results) == len(args.names)
-    title = (f"{len(args.seeds)} seeds per model ({', '.join(map(str, args.seeds))}), "
+    title = (f"Seeds {', '.join(map(str, args.seeds))} per model, "
              f"{args.epochs or 'the recipe'} epochs each" + ("" if complete else "; NOT COMPLETE, runs so far"))
     write_results(args.results, title, table(results, metric))
 
