@@ -212,12 +212,13 @@ def test_idf_levels_add_up_to_the_models_bits_per_dimension():
     import zoo
 
     model = zoo.load("idf-photos", pretrained=False)
-    image = np.random.default_rng(0).integers(0, 256, (1, 16, 24, 3)).astype("uint8")
+    side = 2**model.levels
+    image = np.random.default_rng(0).integers(0, 256, (1, 2 * side, 3 * side, 3)).astype("uint8")
     levels = _script("idf_levels").level_bits(model, image)
     assert sum(d for d, _ in levels) == image.size and len(levels) == model.levels
     assert sum(b for _, b in levels) / image.size == pytest.approx(float(model(image)[0]), rel=1e-5)
-    with pytest.raises(ValueError, match="multiples of 8"):
-        _script("idf_levels").level_bits(model, image[:, :12])
+    with pytest.raises(ValueError, match=f"multiples of {side}"):
+        _script("idf_levels").level_bits(model, image[:, : side + side // 2])
 
 
 def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, monkeypatch):

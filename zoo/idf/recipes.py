@@ -150,7 +150,9 @@ PHOTO_RECIPE = PhotoRecipe(
     paper=PAPER,
     dataset="photos/train",
     epochs=20,
-    batch_size=16,
+    crop=128,  # 5 levels: a 4x4 last latent in training, so its priors see more than a border
+    crops_per_epoch=2048,
+    batch_size=4,  # the pixels of a step and of an epoch as 16 crops of 64x64 and 8192 crops
     loss=bpd,
     metric="bpd",
     metrics=(bpd,),
@@ -162,14 +164,14 @@ PHOTO_RECIPE = PhotoRecipe(
     eval_split="kodak24",
     initialize=_from_idf_cifar10,
 )
-GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None,
+GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None, crop=64, crops_per_epoch=8192, batch_size=16,
                                   optimizer=lambda steps: warmup_cosine(steps, peak=1e-3))
 
 
 @register("idf-photos", recipe=PHOTO_RECIPE)
 def idf_photos(**overrides):
     """Integer Discrete Flow for photographs of any size, fully convolutional (uint8 RGB in, bits per dimension out)."""
-    return idf(**{"image_shape": (64, 64, 3), "width": 128, "fully_convolutional": True, **overrides})
+    return idf(**{"image_shape": (64, 64, 3), "width": 128, "levels": 5, "fully_convolutional": True, **overrides})
 
 
 @register("idf-gray", recipe=GRAY_RECIPE)
