@@ -67,11 +67,7 @@ def replace_test_selected(name, runs, data_dir=None):
     workdir = Path("runs") / f"{name}-seed{best['seed']}"
     model = spec.builder()
     model.load_weights(workdir / "best.weights.h5")
-    state = json.loads((workdir / "best.json").read_text())
-    steps = int(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).cardinality())
-    run = {"epochs": best["epochs"], "best_epoch": state["best_epoch"], "steps_per_epoch": steps,
-           "batch_size": recipe.batch_size, "wall_clock_s": round(sum(e["seconds"] for e in state["epochs"]), 1),
-           "cpu_count": best.get("cpu_count", len(os.sched_getaffinity(0))), "seed": best["seed"]}
+    run = json.loads((workdir / training.RUN_RECORD).read_text())
     command = f"zoo train {name} --seed {best['seed']} --epochs {best['epochs']} --workdir {workdir}"
     print(f"{name}: the published checkpoint was selected on the test split; publishing seed {best['seed']}, "
           f"the sweep's best by validation {recipe.metric}", flush=True)

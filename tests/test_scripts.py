@@ -1,6 +1,7 @@
 """The scripts in benchmarks/ and scripts/ on tiny inputs: every row or panel is there and sane."""
 
 import importlib.util
+import json
 
 import pytest
 from PIL import Image
@@ -142,6 +143,7 @@ def test_seed_sweep_replaces_a_test_selected_checkpoint_with_its_best_validation
     entry = manifest.entry(TINY.name)
     assert entry["selection"] == "validation" and entry["validation"]["metrics"] == best["validation"]
     assert entry["training"]["seed"] == best["seed"] and entry["metrics"] == best["test"]
+    assert entry["training"] == json.loads((tmp_path / "runs" / f"{TINY.name}-seed{best['seed']}" / "run.json").read_text())
     assert [r["published"] for r in runs] == [r is best for r in runs]  # recorded, so a rerun does not publish again
     assert not seeds.replace_test_selected(TINY.name, runs)
 

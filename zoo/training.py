@@ -123,6 +123,9 @@ def make_strategy(name):
     raise ValueError(f"Unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
 
 
+RUN_RECORD = "run.json"  # in a workdir: the finished run's "training" record, as the manifest takes it
+
+
 def train(
     spec,
     *,
@@ -142,9 +145,10 @@ def train(
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
     Arguments left as None take the recipe's values. Backups, TensorBoard logs,
-    the best epoch's weights (by the validation metric) and the last weights go
-    to `workdir` (default `runs/<name>` under the current directory); a second
-    call with the same workdir resumes. The returned model holds the best
+    the best epoch's weights (by the validation metric), the last weights and
+    the run's record for the manifest (`run.json`) go to `workdir` (default
+    `runs/<name>` under the current directory); a second call with the same
+    workdir resumes. The returned model holds the best
     epoch's weights. With `publish`, the chief worker measures it on the full
     validation split and, only if that beats the published checkpoint, once on
     the test split, and publishes it; `metrics` is then
@@ -225,6 +229,7 @@ def train(
         before = started_from.get("training", {})
         run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
         run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
+    (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))  # for publishing this run later (scripts/seeds.py)
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
     if beats_published(spec, metrics["validation"], data_dir=data_dir):
         metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
