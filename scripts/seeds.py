@@ -37,13 +37,14 @@ def run_seed(name, seed, epochs, data_dir=None):
     done = workdir / "seed_result.json"
     if done.exists():
         return json.loads(done.read_text())
+    code = training.code_version()  # the code that trains it (a commit made while it runs is not)
     spec = registry.spec(name)
     command = f"zoo train {name} --seed {seed} --epochs {epochs} --workdir {workdir}"
     model, metrics = training.train(spec, epochs=epochs, seed=seed, workdir=workdir, data_dir=data_dir, command=command)
     published = metrics["test"] is not None
     test = metrics["test"] if published else training.evaluate(model, spec, data_dir=data_dir)
     result = {"name": name, "seed": seed, "epochs": epochs, "validation": metrics["validation"], "test": test,
-              "published": published, "code": training.code_version(), "cpu_count": len(os.sched_getaffinity(0))}
+              "published": published, "code": code, "cpu_count": len(os.sched_getaffinity(0))}
     done.write_text(json.dumps(result, indent=1))
     return result
 
@@ -79,7 +80,9 @@ def replace_test_selected(name, runs, data_dir=None):
 
 
 def table(results, metric):
-    """Markdown: per model, mean +- standard deviation (over seeds) of validation and test `metric`."""
+    """Markdown: per model, mean +- standard deviation (over seeds) of validation and test `metric`, and the
+    difference of its mean test `metric` to the first model's (the baseline) with the standard error of that
+    difference, sqrt(sd_a^2 / n_a + sd_b^2 / n_b)."""
     from results_file import markdown_table
 
     from zoo import manifest
@@ -87,6 +90,15 @@ def table(results, metric):
     def spread(values):
         return f"{values.mean():.4f} +- {values.std(ddof=1):.4f}" if len(values) > 1 else f"{values.mean():.4f}"
 
+    def difference(test, base):
+        """Difference of mean test `metric` to the baseline's, with its standard error from the seeds' spread."""
+        if len(test) < 2 or len(base) < 2:
+            return ""
+        se = np.sqrt(test.var(ddof=1) / len(test) + base.var(ddof=1) / len(base))
+        return f"{test.mean() - base.mean():+.4f} ({se:.4f})"
+
+    baseline = next(iter(results))
+    base = np.array([r["test"][metric] for r in results[baseline]])
     rows = []
     for name, runs in results.items():
         val = np.array([r["validation"][metric] for r in runs])
@@ -98,9 +110,10 @@ def table(results, metric):
             chosen = "none yet (the test-selected checkpoint is replaced once every seed has finished)"
         else:
             chosen = "none (the published checkpoint is better on validation)"
-        rows.append([f"`{name}`", str(len(runs)), spread(val), spread(test), ", ".join(f"{t:.4f}" for t in test), chosen])
+        rows.append([f"`{name}`", str(len(runs)), spread(val), spread(test), ", ".join(f"{t:.4f}" for t in test),
+                     "baseline" if name == baseline else difference(test, base), chosen])
     return markdown_table(["model", "seeds", f"validation {metric} (mean +- sd)", f"test {metric} (mean +- sd)",
-                           "test, per seed", "published seed"], rows)
+                           "test, per seed", f"test mean minus `{baseline}`'s (s.e.)", "published seed"], rows)
 
 
 def main(argv=None):

@@ -116,6 +116,16 @@ def test_seed_sweep_publishes_the_best_validation_run_and_reports_the_spread(iso
     import numpy as np
 
     assert f"{np.mean(tests):.4f} +- {np.std(tests, ddof=1):.4f}" in text and "NOT COMPLETE" not in text
+    assert "| baseline |" in text  # the first model is the baseline of the differences
+
+
+def test_seed_table_gives_each_difference_to_the_baseline_with_its_standard_error():
+    seeds = _script("seeds", "scripts")
+    runs = lambda tests: [{"seed": i, "validation": {"accuracy": t}, "test": {"accuracy": t}, "published": False}  # noqa: E731
+                          for i, t in enumerate(tests)]
+    text = seeds.table({"base": runs([0.70, 0.72, 0.74]), "other": runs([0.80, 0.81, 0.85])}, "accuracy")
+    se = (0.02**2 / 3 + 0.026457513**2 / 3) ** 0.5  # sample sds 0.02 and 0.0265
+    assert f"+{0.82 - 0.72:.4f} ({se:.4f})" in text
 
 
 def test_seed_sweep_replaces_a_test_selected_checkpoint_with_its_best_validation_run(isolated, tmp_path, monkeypatch):
