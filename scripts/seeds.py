@@ -148,6 +148,8 @@ def main(argv=None):
         if not (args.report or args.no_replace) and len(results[name]) == len(args.seeds):
             replace_test_selected(name, results[name], args.data_dir)
     results = {n: r for n, r in results.items() if r}
+    if not results:
+        raise SystemExit("no run has finished yet: nothing to report")
     complete = all(len(r) == len(args.seeds) for r in results.values()) and len(results) == len(args.names)
     title = (f"Seeds {', '.join(map(str, args.seeds))} per model, "
              f"{args.epochs or 'the recipe'} epochs each" + ("" if complete else "; NOT COMPLETE, runs so far"))
