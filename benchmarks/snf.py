@@ -10,7 +10,7 @@ With `--ood`: density as an anomaly detector, the NLL of MNIST test digits
 against CIFAR-10 test images turned gray (luma) and resized to 28x28, as
 histograms and the AUROC of NLL as the anomaly score.
 With `--curves`: validation NLL against training wall clock for each SNF model and its twin, read from
-the records of the runs that made the published checkpoints (`runs/*/best.json`).
+the published training logs of the checkpoints (`training_log.json` beside the weights).
 Writes results/snf_step_time.md, results/snf_nll.md, results/snf_ood.md, results/snf_equal_time.md,
 docs/snf-step-time.png, docs/snf-curves.png and docs/snf-ood.png.
 
@@ -209,19 +209,18 @@ PAIRS = {"dense (FC)": ("snf-fc-mnist", "exact-fc-mnist"), "conv": ("snf-conv-mn
 
 def training_curve(name):
     """[(cumulative training seconds, validation NLL)] per epoch over the chain of runs that made the published
-    `name`, read from each run's `best.json` (the workdirs named in the manifest's train command)."""
-    import json
+    `name`, read from its published training log (`training_log.json`)."""
+    from zoo import training
 
-    import zoo
-
+    try:
+        runs = training.load_training_log(name)["runs"]
+    except FileNotFoundError as e:
+        raise SystemExit(f"--curves reads the published training logs: {e}")
     points, elapsed = [], 0.0
-    for command in zoo.info(name)["commands"]["train"].split("&&"):
-        words = command.split()
-        workdir = Path(words[words.index("--workdir") + 1]) if "--workdir" in words else Path("runs") / name
-        record = ROOT / workdir / "best.json"
-        if not record.exists():
-            raise SystemExit(f"{record} is missing: the curves read the training runs' records ({command.strip()})")
-        for epoch in json.loads(record.read_text())["epochs"]:
+    for run in runs:
+        if run["epochs"] is None:
+            raise SystemExit(f"{name}: the log of its run `{run['command']}` was not kept; retrain it for --curves")
+        for epoch in run["epochs"]:
             elapsed += epoch["seconds"]
             points.append((elapsed, epoch["val_nll_nats"]))
     return points
@@ -284,7 +283,7 @@ def main():
     if args.curves:
         write_results("snf_equal_time", "SNF against its exact twin at equal training wall clock (validation split)",
                       equal_time(ROOT / "docs" / "snf-curves.png"),
-                      notes="Each run on one pinned core of the same machine; read from the runs' best.json records.")
+                      notes="Each run on one pinned core of the same machine; read from the published training logs.")
     if args.ood:
         write_results("snf_ood", "Density as an anomaly detector: MNIST test against gray CIFAR-10", ood(args.ood_images))
 

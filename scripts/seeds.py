@@ -69,11 +69,13 @@ def replace_test_selected(name, runs, data_dir=None):
     model = spec.builder()
     model.load_weights(workdir / "best.weights.h5")
     run = json.loads((workdir / training.RUN_RECORD).read_text())
+    log_path = workdir / training.TRAINING_LOG
+    log = json.loads(log_path.read_text()) if log_path.exists() else None
     command = f"zoo train {name} --seed {best['seed']} --epochs {best['epochs']} --workdir {workdir}"
     print(f"{name}: the published checkpoint was selected on the test split; publishing seed {best['seed']}, "
           f"the sweep's best by validation {recipe.metric}", flush=True)
     training.publish_checkpoint(model, spec, best["test"], command, validation=best["validation"],
-                                data_dir=data_dir, code=best["code"], run=run)
+                                data_dir=data_dir, code=best["code"], run=run, training_log=log)
     best["published"] = True
     (workdir / "seed_result.json").write_text(json.dumps(best, indent=1))
     return True

@@ -176,3 +176,30 @@ def test_the_optimizer_is_made_for_the_run_s_total_steps(isolated, tmp_path):
     spec = dataclasses.replace(TINY, recipe=recipe)
     training.train(spec, epochs=3, steps_per_epoch=5, workdir=tmp_path, publish=False)
     assert asked == [15]  # so a schedule decays over the epochs asked for, not the recipe's
+
+
+def test_the_training_log_is_published_and_a_continuation_extends_it(isolated, tmp_path):
+    training.train(TINY, epochs=2, workdir=tmp_path / "first", command="zoo train tiny-mlp-synthetic")
+    log = training.load_training_log(TINY.name)
+    assert [r["command"] for r in log["runs"]] == ["zoo train tiny-mlp-synthetic"]
+    best = json.loads((tmp_path / "first" / "best.json").read_text())
+    assert log["runs"][0]["epochs"] == best["epochs"] and [e["epoch"] for e in best["epochs"]] == [1, 2]
+    assert all(e["seconds"] > 0 and "val_accuracy" in e for e in best["epochs"])
+    assert manifest.entry(TINY.name)["files"]["training_log.json"]["size"] > 0  # pinned like the weights
+
+    model, metrics = training.train(TINY, epochs=1, workdir=tmp_path / "more", from_pretrained=True,
+                                    command="zoo train tiny --from-pretrained --epochs 1", publish=False)
+    better = dict(metrics or {}, accuracy=2.0, loss=0.0)  # force a publish, without its log: the old one goes
+    training.publish_checkpoint(model, TINY, better, "x", validation=better)
+    with pytest.raises(FileNotFoundError, match="without a training_log.json"):
+        training.load_training_log(TINY.name)
+
+
+def test_a_continuation_s_log_starts_with_its_checkpoint_s_runs(isolated, tmp_path, monkeypatch):
+    training.train(TINY, epochs=1, workdir=tmp_path / "first", command="zoo train a")
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    training.train(TINY, epochs=2, workdir=tmp_path / "more", from_pretrained=True, command="zoo train b")
+    runs = training.load_training_log(TINY.name)["runs"]
+    assert [r["command"] for r in runs] == ["zoo train a", "zoo train b"]
+    assert [len(r["epochs"]) for r in runs] == [1, 2]
+    assert json.loads((tmp_path / "more" / "training_log.json").read_text())["runs"] == runs

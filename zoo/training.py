@@ -124,6 +124,9 @@ def make_strategy(name):
 
 
 RUN_RECORD = "run.json"  # in a workdir: the finished run's "training" record, as the manifest takes it
+# in a workdir and beside a published checkpoint: every epoch's logs and seconds, for each run of the chain that
+# made it (a --from-pretrained run continues its checkpoint's log), so curves outlive the workdirs
+TRAINING_LOG = "training_log.json"
 
 
 def train(
@@ -213,6 +216,8 @@ def train(
     if not publish:
         return model, None
     command = command or f"zoo train {spec.name}"
+    log = {"runs": [*(_published_log(spec.name) if from_pretrained else []),
+                    {"command": command, "monitor": best.monitor, "epochs": best.state["epochs"]}]}
     if from_pretrained:  # the checkpoint it started from is part of how to reproduce it
         command = f"{started_from['commands']['train']} && {command}"
     run = {
@@ -230,12 +235,31 @@ def train(
         run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
         run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
     (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))  # for publishing this run later (scripts/seeds.py)
+    (workdir / TRAINING_LOG).write_text(json.dumps(log, indent=1))
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
     if beats_published(spec, metrics["validation"], data_dir=data_dir):
         metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
         publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"], data_dir=data_dir,
-                code=code, run=run)
+                code=code, run=run, training_log=log)
     return model, metrics
+
+
+def _published_log(name):
+    """The runs of `name`'s published training log; one run without epochs where its checkpoint has none."""
+    files = hub.fetch(name).files
+    if TRAINING_LOG in files:
+        return json.loads(Path(files[TRAINING_LOG]).read_text())["runs"]
+    return [{"command": manifest.entry(name)["commands"]["train"], "monitor": None, "epochs": None}]
+
+
+def load_training_log(name):
+    """The published training log of `name`: `{"runs": [{"command", "monitor", "epochs"}]}`, each epoch
+    `{"epoch", "seconds", <logged metrics>}`; `epochs` is None for a run whose log was not kept."""
+    files = hub.fetch(name).files
+    if TRAINING_LOG not in files:
+        raise FileNotFoundError(f"'{name}' was published without a {TRAINING_LOG} (before logs were kept); "
+                                f"retrain it to have one")
+    return json.loads(Path(files[TRAINING_LOG]).read_text())
 
 
 class _Evaluator(keras.callbacks.Callback):
@@ -355,22 +379,26 @@ def beats_published(spec, validation, data_dir=None):
     return better
 
 
-def publish_if_better(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None):
+def publish_if_better(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None,
+                      training_log=None):
     """`publish_checkpoint` if `beats_published(spec, validation)`; returns True when it published.
 
     `metrics` are the test split's: reported, never compared.
     """
     return beats_published(spec, validation, data_dir) and publish_checkpoint(
-        model, spec, metrics, command, validation=validation, data_dir=data_dir, code=code, run=run
+        model, spec, metrics, command, validation=validation, data_dir=data_dir, code=code, run=run,
+        training_log=training_log,
     )
 
 
-def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None):
+def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None,
+                       training_log=None):
     """Write the checkpoint into `hub/` and its entry into the manifest; returns True.
 
     `metrics` are the test split's, `validation` the validation split's,
     `code` is `code_version()` at the start of training (default: now), `run`
-    what the run was (epochs, best epoch, wall clock).
+    what the run was (epochs, best epoch, wall clock), `training_log` its
+    epochs (`TRAINING_LOG`), published beside the weights.
     """
     recipe = spec.recipe
     old = manifest.entry(spec.name)
@@ -394,6 +422,11 @@ def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=No
     }
     manifest_path, local_hub = paths.publish_home()
     folder = checkpoint.save(model, local_hub / repo_id, model_card(spec, entry))
+    log_path = folder / TRAINING_LOG
+    if training_log is not None:
+        log_path.write_text(json.dumps(training_log, indent=1))
+    else:
+        log_path.unlink(missing_ok=True)  # an older checkpoint's log does not describe this one
     entry["files"] = files = manifest.describe_files(folder)
     entry["history"] = (old or {}).get("history", []) + [
         {"date": today, "metrics": metrics, "validation_metrics": validation, "files": files, "command": command,
