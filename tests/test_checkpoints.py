@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import checkpoint, manifest, paths, registry
+from zoo import checkpoint, manifest, paths, registry, training
 
 ENTRIES = manifest.read()
 NAMES = sorted(ENTRIES)
@@ -29,7 +29,8 @@ def test_entry_is_complete(name):
     standing = [h for h in item["history"] if "withdrawn" not in h]  # withdrawn ones stay on record
     assert standing[-1]["metrics"] == item["metrics"] and standing[-1]["files"]["model.weights.h5"] == item["files"]["model.weights.h5"]
     assert all(h["withdrawn"]["reason"] and h["files"] != item["files"] for h in item["history"] if "withdrawn" in h)
-    assert {"config.json", "model.weights.h5", "README.md"} == set(item["files"])
+    required = {"config.json", "model.weights.h5", "README.md"}
+    assert required <= set(item["files"]) <= required | {training.TRAINING_LOG}  # the log: since 2026-12-02
     assert re.fullmatch(r"[0-9a-f]{40}", item["code"]["commit"])
     assert item["selection"] in {"validation", "test"}
     if item["selection"] == "validation":  # chosen on held-out training data; test measured once, reported
@@ -88,3 +89,15 @@ def test_model_card_names_paper_licenses_data_and_metrics(name):
     assert "Licenses: the weights, Apache-2.0" in card and item["dataset"]["version"] in card
     assert "own terms" not in card, "add the data set to zoo.data.LICENSES"
     assert f"split `{item['dataset']['split']}`" in card and recipe.metric in card
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "training_log.json" in ENTRIES[n]["files"]])
+def test_a_published_training_log_ends_with_the_run_that_made_the_checkpoint(name):
+    runs = training.load_training_log(name)["runs"]
+    item = ENTRIES[name]
+    last = runs[-1]
+    assert item["commands"]["train"].endswith(last["command"])
+    assert len(last["epochs"]) == item["training"]["epochs"]
+    assert [e["epoch"] for e in last["epochs"]] == list(range(1, item["training"]["epochs"] + 1))
+    best = last["epochs"][item["training"]["best_epoch"] - 1][last["monitor"]]
+    assert best == pytest.approx(item["validation"]["metrics"][last["monitor"].removeprefix("val_")], rel=1e-3)
