@@ -246,10 +246,10 @@ def train(
 
 def _published_log(name):
     """The runs of `name`'s published training log; one run without epochs where its checkpoint has none."""
-    files = hub.fetch(name).files
-    if TRAINING_LOG in files:
-        return json.loads(Path(files[TRAINING_LOG]).read_text())["runs"]
-    return [{"command": manifest.entry(name)["commands"]["train"], "monitor": None, "epochs": None}]
+    try:
+        return load_training_log(name)["runs"]
+    except FileNotFoundError:
+        return [{"command": manifest.entry(name)["commands"]["train"], "monitor": None, "epochs": None}]
 
 
 def load_training_log(name):
