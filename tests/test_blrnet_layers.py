@@ -12,6 +12,7 @@ from zoo.blrnet import (
     StochasticBinaryConv2D,
     StochasticBinaryDense,
     StochasticMaxPooling2D,
+    WeightVariance,
 )
 
 SAMPLES = 20000
@@ -130,7 +131,19 @@ def test_theta_stays_in_minus_one_one():
     assert np.abs(layer.theta.numpy()).max() <= 1.0
 
 
-@pytest.mark.parametrize("layer", [StochasticBinaryDense(3), StochasticBinaryConv2D(4, input_kind="real"),
+def test_weight_variance_is_the_mean_variance_of_the_weights_and_pushes_theta_outwards():
+    layer = StochasticBinaryDense(4, theta_regularizer=WeightVariance(0.5))
+    layer(np.ones((2, 3), "float32"))
+    theta = layer.theta.numpy()
+    np.testing.assert_allclose(float(layer.losses[0]), 0.5 * np.mean(1 - theta**2), rtol=1e-6)
+    with tf.GradientTape() as tape:
+        penalty = layer.losses[0]
+    step = -tape.gradient(penalty, layer.theta).numpy()  # gradient descent on the penalty alone
+    assert np.all(np.sign(step) == np.sign(theta))
+
+
+@pytest.mark.parametrize("layer", [StochasticBinaryDense(3, theta_regularizer=WeightVariance(0.1)),
+                                   StochasticBinaryConv2D(4, input_kind="real"),
                                    StochasticBatchNormalization(), StochasticMaxPooling2D(),
                                    StochasticBinarization("sample")])
 def test_layers_serialize(layer):

@@ -33,6 +33,7 @@ from zoo.blrnet.layers import (
     StochasticBinaryConv2D,
     StochasticBinaryDense,
     StochasticMaxPooling2D,
+    WeightVariance,
 )
 from zoo.blrnet.models import binary_vgg
 from zoo.blrnet import recipes  # noqa: F401  (registers the models)
@@ -50,6 +51,7 @@ __all__ = [
     "StochasticBinaryConv2D",
     "StochasticBinaryDense",
     "StochasticMaxPooling2D",
+    "WeightVariance",
     "WithComplement",
     "binary_vgg",
     "binary_weights",

@@ -36,18 +36,38 @@ class ClipTheta(keras.constraints.Constraint):
         return ops.clip(w, -1.0, 1.0)
 
 
+@_serializable
+class WeightVariance(keras.regularizers.Regularizer):
+    """`strength` times the mean variance of the binary weights, mean(1 - theta^2): pushes theta
+    towards +-1, so that the MAP network (the sign of theta) and the trained distribution agree.
+
+    Example:
+        >>> StochasticBinaryDense(10, theta_regularizer=WeightVariance(0.1))
+    """
+
+    def __init__(self, strength):
+        self.strength = float(strength)
+
+    def __call__(self, theta):
+        return self.strength * ops.mean(1.0 - ops.square(theta))
+
+    def get_config(self):
+        return {"strength": self.strength}
+
+
 class _StochasticBinary(keras.layers.Layer):
     """theta, its constraint, and the moments of sum_i w_i x_i given the input's mean (and E[x^2])."""
 
-    def __init__(self, input_kind="binary", **kwargs):
+    def __init__(self, input_kind="binary", theta_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         if input_kind not in INPUT_KINDS:
             raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
         self.input_kind = input_kind
+        self.theta_regularizer = keras.regularizers.get(theta_regularizer)
 
     def _make_theta(self, shape):
         self.theta = self.add_weight(
-            name="theta", shape=shape, constraint=ClipTheta(),
+            name="theta", shape=shape, constraint=ClipTheta(), regularizer=self.theta_regularizer,
             initializer=keras.initializers.RandomUniform(-0.5, 0.5),
         )
 
@@ -59,15 +79,19 @@ class _StochasticBinary(keras.layers.Layer):
         return mean, ops.maximum(var, 1e-8)
 
     def get_config(self):
-        return {**super().get_config(), "input_kind": self.input_kind}
+        return {
+            **super().get_config(),
+            "input_kind": self.input_kind,
+            "theta_regularizer": keras.regularizers.serialize(self.theta_regularizer),
+        }
 
 
 @_serializable
 class StochasticBinaryDense(_StochasticBinary):
     """A dense layer with binary weights w in {-1, +1}, E[w] = theta: input mean -> (mean, variance)."""
 
-    def __init__(self, units, input_kind="binary", **kwargs):
-        super().__init__(input_kind, **kwargs)
+    def __init__(self, units, input_kind="binary", theta_regularizer=None, **kwargs):
+        super().__init__(input_kind, theta_regularizer, **kwargs)
         self.units = units
 
     def build(self, input_shape):
@@ -85,8 +109,8 @@ class StochasticBinaryConv2D(_StochasticBinary):
     """A "same" convolution with binary weights: a conv of theta for the mean, a conv of the variances
     for the variance (as the dense case, tap by tap)."""
 
-    def __init__(self, filters, kernel_size=3, input_kind="binary", **kwargs):
-        super().__init__(input_kind, **kwargs)
+    def __init__(self, filters, kernel_size=3, input_kind="binary", theta_regularizer=None, **kwargs):
+        super().__init__(input_kind, theta_regularizer, **kwargs)
         self.filters, self.kernel_size = filters, kernel_size
 
     def build(self, input_shape):
