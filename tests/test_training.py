@@ -203,3 +203,30 @@ def test_a_continuation_s_log_starts_with_its_checkpoint_s_runs(isolated, tmp_pa
     assert [r["command"] for r in runs] == ["zoo train a", "zoo train b"]
     assert [len(r["epochs"]) for r in runs] == [1, 2]
     assert json.loads((tmp_path / "more" / "training_log.json").read_text())["runs"] == runs
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: keras.optimizers.Adam(3e-2),
+    lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-2, 100, alpha=0.01, warmup_target=6e-2,
+                                                                         warmup_steps=10)),
+])
+def test_lr_scale_multiplies_the_learning_rate_at_every_step(optimizer):
+    plain, scaled = optimizer(), training.scale_learning_rate(optimizer(), 0.1)
+    for step in (0, 5, 10, 60, 110):
+        plain.iterations.assign(step)
+        scaled.iterations.assign(step)
+        np.testing.assert_allclose(float(scaled.learning_rate), 0.1 * float(plain.learning_rate), rtol=1e-6)
+    again = keras.optimizers.deserialize(keras.optimizers.serialize(scaled))  # the scaled schedule serializes
+    again.iterations.assign(60)
+    scaled.iterations.assign(60)
+    np.testing.assert_allclose(float(again.learning_rate), float(scaled.learning_rate), rtol=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        training.scale_learning_rate(optimizer(), 0)
+
+
+def test_a_scaled_run_records_its_scale(isolated, tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, run, **kw: runs.append(run))
+    training.train(TINY, epochs=1, workdir=tmp_path, lr_scale=0.5)
+    assert runs[0]["lr_scale"] == 0.5

@@ -148,6 +148,9 @@ def _parser():
     p.add_argument("--from-pretrained", action="store_true",
                    help="start from the published checkpoint instead of a fresh model (to keep improving it)")
     p.add_argument("--seed", type=int, help="replaces the recipe's seed (initialization, shuffling, augmentation)")
+    p.add_argument("--lr-scale", type=float, default=1.0,
+                   help="multiplies the recipe's learning rate, schedule and all (default 1; a continuation with "
+                   "--from-pretrained usually wants a fraction)")
     p.set_defaults(run=_train)
     return parser
 
@@ -275,6 +278,7 @@ def _train(args):
         from_pretrained=args.from_pretrained,
         command=args.command_line,
         seed=args.seed,
+        lr_scale=args.lr_scale,
     )
 
 

@@ -129,6 +129,42 @@ RUN_RECORD = "run.json"  # in a workdir: the finished run's "training" record, a
 TRAINING_LOG = "training_log.json"
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning-rate schedule times a constant `factor` (its shape, warm-up and decay, kept).
+
+    Example:
+        >>> ScaledSchedule(keras.optimizers.schedules.CosineDecay(3e-2, 1000), 0.1)(0)  # 3e-3
+    """
+
+    def __init__(self, schedule, factor):
+        self.schedule, self.factor = schedule, float(factor)
+
+    def __call__(self, step):
+        return self.schedule(step) * self.factor
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule), "factor": self.factor}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.optimizers.schedules.deserialize(config["schedule"]), config["factor"])
+
+
+def scale_learning_rate(optimizer, factor):
+    """Multiply `optimizer`'s learning rate (a constant or a schedule) by `factor`, in place."""
+    if not factor > 0:
+        raise ValueError(f"the learning-rate scale must be positive, got {factor}")
+    if factor == 1:
+        return optimizer
+    rate = optimizer.get_config()["learning_rate"]  # the schedule as given (serialized), or a number
+    if isinstance(rate, dict):
+        optimizer.learning_rate = ScaledSchedule(keras.optimizers.schedules.deserialize(rate), factor)
+    else:
+        optimizer.learning_rate = float(rate) * factor
+    return optimizer
+
+
 def train(
     spec,
     *,
@@ -144,6 +180,7 @@ def train(
     callbacks=(),
     from_pretrained=False,
     seed=None,
+    lr_scale=1.0,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -160,6 +197,8 @@ def train(
     `callbacks` are added to Keras's. `from_pretrained` starts from the
     published checkpoint (to keep improving it) instead of a fresh model.
     `seed` replaces the recipe's (initialization, shuffling, augmentation).
+    `lr_scale` multiplies the recipe's learning rate, schedule and all: a
+    continuation of a converged checkpoint usually wants a fraction of it.
     """
     recipe = spec.recipe
     if recipe is None:
@@ -191,7 +230,8 @@ def train(
             started_from = manifest.entry(spec.name)
         elif recipe.initialize is not None:
             initialized_from = recipe.initialize(model)
-        model.compile(optimizer=recipe.optimizer(epochs * steps_per_epoch), loss=recipe.loss, metrics=list(recipe.metrics))
+        optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
+        model.compile(optimizer=optimizer, loss=recipe.loss, metrics=list(recipe.metrics))
     best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
@@ -228,6 +268,7 @@ def train(
         "wall_clock_s": round(best.wall_clock_s, 1),
         "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
         "seed": recipe.seed,
+        **({"lr_scale": lr_scale} if lr_scale != 1 else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
     }
     if from_pretrained:  # the budget of the whole chain of runs that made the checkpoint
