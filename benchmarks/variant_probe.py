@@ -30,16 +30,7 @@ from zoo import registry, training  # noqa: E402
 def parse_variant(text):
     """`NAME:key=value,...` -> (name, {key: value})."""
     name, _, rest = text.partition(":")
-    overrides = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"variant {text!r}: expected key=value, got {item!r}")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
-    return name, overrides
+    return name, registry.parse_overrides(filter(None, rest.split(",")), what=f"variant {text!r}")
 
 
 def variant_spec(variant, initialize=True):
@@ -52,7 +43,7 @@ def variant_spec(variant, initialize=True):
     if not initialize:
         recipe_kw["initialize"] = None
     recipe = dataclasses.replace(base.recipe, **recipe_kw)
-    return dataclasses.replace(base, builder=lambda: base.builder(**builder_kw), recipe=recipe)
+    return dataclasses.replace(registry.with_builder_overrides(base, builder_kw), recipe=recipe)
 
 
 def run(variant, epochs, workdir, data_dir=None, initialize=True):

@@ -128,3 +128,20 @@ def test_eval_runs_in_a_fresh_process(tmp_path):
     done = subprocess.run([sys.executable, "-m", "zoo.cli", "eval", "no-such-model"], capture_output=True, text=True,
                           cwd=Path(cli.__file__).parent.parent)
     assert done.returncode == 1 and done.stderr.startswith("zoo: error: Unknown model"), done.stderr[-2000:]
+
+
+def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(monkeypatch):
+    from zoo import registry, training
+
+    seen = {}
+
+    def fake_train(spec, **kwargs):
+        seen.update(kwargs, model=spec.builder())
+
+    monkeypatch.setattr(training, "train", fake_train)
+    monkeypatch.setattr(registry, "spec", lambda name: registry.ModelSpec(name, lambda **kw: kw, None))
+    cli.main(["train", "snf-fc-mnist", "--set", "reconstruction_trains=inverse", "--set", "reconstruction_weight=0.5",
+              "--lr-scale", "0.1"])
+    assert seen["model"] == {"reconstruction_trains": "inverse", "reconstruction_weight": 0.5}
+    assert seen["lr_scale"] == 0.1
+    assert cli.main(["train", "snf-fc-mnist", "--set", "oops"]) != 0  # one line, not a traceback

@@ -151,6 +151,9 @@ def _parser():
     p.add_argument("--lr-scale", type=float, default=1.0,
                    help="multiplies the recipe's learning rate, schedule and all (default 1; a continuation with "
                    "--from-pretrained usually wants a fraction)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
+                   "values read as JSON where they parse); recorded in the published config and command")
     p.set_defaults(run=_train)
     return parser
 
@@ -265,7 +268,13 @@ def _decompress(args):
 def _train(args):
     from zoo import registry, training
 
-    spec = registry.spec(args.name)
+    from zoo.errors import ZooError
+
+    try:
+        overrides = registry.parse_overrides(args.set, "--set")
+    except ValueError as e:
+        raise ZooError(str(e)) from None
+    spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
     training.train(
         spec,
         epochs=args.epochs,

@@ -20,6 +20,7 @@ Example:
 import dataclasses
 import difflib
 import fnmatch
+import json
 import re
 from typing import Any, Callable
 
@@ -86,6 +87,34 @@ def spec(name):
         raise UnknownModelError(
             f"Unknown model {name!r}.{hint} `zoo list` shows all {len(_REGISTRY)} models."
         ) from None
+
+
+def parse_overrides(items, what="override"):
+    """["key=value", ...] -> {key: value}: values read as JSON where they parse (numbers, true/false, null),
+    as strings otherwise.
+
+    Example:
+        >>> parse_overrides(["reconstruction_trains=inverse", "reconstruction_weight=10"])
+        {'reconstruction_trains': 'inverse', 'reconstruction_weight': 10}
+    """
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{what}: expected key=value, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
+def with_builder_overrides(spec, overrides):
+    """`spec` whose builder passes `overrides` (builder arguments) on; an argument the builder does not take
+    raises TypeError when the model is built."""
+    if not overrides:
+        return spec
+    return dataclasses.replace(spec, builder=lambda: spec.builder(**overrides))
 
 
 def catalogue():
