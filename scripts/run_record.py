@@ -27,7 +27,7 @@ def rows(state, columns, every):
     keep = {1, len(epochs), state["best_epoch"]} | set(range(every, len(epochs) + 1, every))
     return [
         [f"{e['epoch']}" + (" (best)" if e["epoch"] == state["best_epoch"] else ""),
-         *(f"{e[c]:.4g}" for c in columns), f"{e['seconds']:.0f}"]
+         *(f"{e[c]:.6g}" for c in columns), f"{e['seconds']:.0f}"]
         for e in epochs if e["epoch"] in keep
     ]
 
