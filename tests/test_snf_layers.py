@@ -151,6 +151,25 @@ def test_inverse_only_reconstruction_trains_r_alone(cls, shape):
     np.testing.assert_allclose(grads["inverse"][1], grads["both"][1], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="trains must be one of"):
         layer.reconstruction_error(x, "kernel")
+    with pytest.raises(ValueError, match="a number in"):
+        layer.reconstruction_error(x, 1.5)
+
+
+@pytest.mark.parametrize("cls, shape", [(SelfNormDense, (8, 6)), (SelfNormConv2D, (2, 5, 4, 3))])
+def test_a_reconstruction_share_scales_its_gradient_on_w_alone(cls, shape):
+    """trains=s: the same loss value; W gets s times the "both" gradient, R all of it."""
+    rng = np.random.default_rng(9)
+    layer = cls(noise_gain=1.0)
+    x = tf.constant(rng.normal(size=shape).astype("float32"))
+    layer(x)
+    out = {}
+    for trains in ("both", 0.25):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(layer.reconstruction_error(x, trains))
+        out[trains] = (float(loss), tape.gradient(loss, [layer.kernel, layer.inverse_kernel]))
+    np.testing.assert_allclose(out[0.25][0], out["both"][0], rtol=1e-6)
+    np.testing.assert_allclose(out[0.25][1][0], 0.25 * out["both"][1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[0.25][1][1], out["both"][1][1], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("cls, shape", [(SelfNormDense, (8, 6)), (SelfNormConv2D, (2, 5, 4, 3))])

@@ -111,3 +111,4 @@ def test_reconstruction_option_is_checked_and_kept_in_the_config():
     assert type(flow).from_config(flow.get_config()).reconstruction_trains == "inverse"
     with pytest.raises(ValueError, match="reconstruction_trains must be one of"):
         zoo.load("snf-fc-mnist", pretrained=False, reconstruction_trains="kernel")
+    assert type(flow).from_config({**flow.get_config(), "reconstruction_trains": 0.1}).reconstruction_trains == 0.1

@@ -26,6 +26,20 @@ _serializable = keras.saving.register_keras_serializable(package="zoo.snf")
 RECONSTRUCTION_TRAINS = ("both", "inverse")
 
 
+def reconstruction_share(trains):
+    """The share of the reconstruction loss's gradient that reaches W: "both" is 1, "inverse" 0, and a
+    number in [0, 1] is itself."""
+    if isinstance(trains, str):
+        if trains not in RECONSTRUCTION_TRAINS:
+            raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS} or a number in [0, 1], "
+                             f"got {trains!r}")
+        return 1.0 if trains == "both" else 0.0
+    if isinstance(trains, bool) or not isinstance(trains, (int, float)) or not 0 <= trains <= 1:
+        raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS} or a number in [0, 1], "
+                         f"got {trains!r}")
+    return float(trains)
+
+
 def _identity_plus_noise(noise_gain):
     """Identity (dense) or Dirac (conv) plus Glorot-normal noise of gain `noise_gain`, as the official code."""
 
@@ -186,14 +200,16 @@ class _SelfNorm:
 
         `trains="both"` (the official default) lets its gradient train W and R;
         `"inverse"` holds W x constant, so only R is pulled towards W^-1 (the
-        official `only_R_recon`) and W follows the likelihood alone.
+        official `only_R_recon`) and W follows the likelihood alone; a number
+        s in [0, 1] passes W the share s of the gradient (the value is the same).
         """
-        if trains not in RECONSTRUCTION_TRAINS:
-            raise ValueError(f"trains must be one of {RECONSTRUCTION_TRAINS}, got {trains!r}")
+        share = reconstruction_share(trains)
         x = ops.stop_gradient(x)
         z = self._apply(x)
-        if trains == "inverse":
+        if share == 0:
             z = ops.stop_gradient(z)
+        elif share != 1:
+            z = share * z + (1 - share) * ops.stop_gradient(z)
         return ops.sum(ops.reshape(x - self._apply_inverse(z), (ops.shape(x)[0], -1)) ** 2, axis=-1)
 
 

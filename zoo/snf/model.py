@@ -26,7 +26,7 @@ import keras
 from keras import ops
 
 from zoo.snf.layers import (
-    RECONSTRUCTION_TRAINS,
+    reconstruction_share,
     ExactConv2D,
     ExactDense,
     SelfNormConv2D,
@@ -46,8 +46,9 @@ class SelfNormalizingFlow(keras.Model):
 
     `reconstruction_weight` is lambda of the loss lambda * ||x - R W x||^2
     added for every SNF layer in training; `reconstruction_trains` is "both"
-    (its gradient trains W and R, as the official default) or "inverse" (R
-    only; see `SelfNormDense.reconstruction_error`); `inverse_lr_multiplier`
+    (its gradient trains W and R, as the official default), "inverse" (R
+    only) or a number s in [0, 1] (W gets the share s of its gradient; see
+    `SelfNormDense.reconstruction_error`); `inverse_lr_multiplier`
     makes Adam move every R that many times faster than W (see
     `SelfNormDense`). `recon_<i>` metrics log each SNF layer's mean
     ||x - R W x||.
@@ -62,8 +63,7 @@ class SelfNormalizingFlow(keras.Model):
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         if gradient not in GRADIENTS:
             raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
-        if reconstruction_trains not in RECONSTRUCTION_TRAINS:
-            raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS}, got {reconstruction_trains!r}")
+        reconstruction_share(reconstruction_trains)  # raises on anything else
         h, w, _ = image_shape
         if architecture == "conv" and (h % 2 ** (blocks - 1) or w % 2 ** (blocks - 1)):
             raise ValueError(f"image sides {h}x{w} must be divisible by 2**(blocks - 1) = {2 ** (blocks - 1)}")
