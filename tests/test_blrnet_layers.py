@@ -149,3 +149,16 @@ def test_weight_variance_is_the_mean_variance_of_the_weights_and_pushes_theta_ou
 def test_layers_serialize(layer):
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(again) is type(layer) and again.get_config() == layer.get_config()
+
+
+def test_a_pbnet_with_weight_variance_penalizes_every_binary_layer_and_keeps_it_in_its_config():
+    from zoo.blrnet import binary_vgg
+
+    model = binary_vgg("pbnet", (12, 12, 1), 4, blocks=((4,),), hidden=(8,), weight_variance=2.0)
+    thetas = [layer.theta for layer in model.layers if hasattr(layer, "theta")]
+    want = sum(2.0 * np.mean(1 - t.numpy() ** 2) for t in thetas)
+    np.testing.assert_allclose(float(sum(model.losses)), want, rtol=1e-5)
+    again = keras.Model.from_config(model.get_config())
+    assert len(again.losses) == len(thetas)
+    with pytest.raises(ValueError, match="has none"):
+        binary_vgg("ste", (12, 12, 1), 4, blocks=((4,),), hidden=(8,), weight_variance=2.0)

@@ -28,6 +28,7 @@ from zoo.blrnet.layers import (
     StochasticBinaryConv2D,
     StochasticBinaryDense,
     StochasticMaxPooling2D,
+    WeightVariance,
 )
 
 KINDS = ("pbnet", "fp", "ste")
@@ -44,11 +45,15 @@ def _layers(blocks, hidden, num_classes):
     return plan
 
 
-def binary_vgg(kind, input_shape, num_classes, blocks, hidden, binarize="sample", name=None):
+def binary_vgg(kind, input_shape, num_classes, blocks, hidden, binarize="sample", weight_variance=0.0, name=None):
     """The network of `kind` ("pbnet", "fp" or "ste"); `binarize` ("sample" = PBNet-S or "propagate") is
-    PBNet's activation."""
+    PBNet's activation; `weight_variance` > 0 adds PBNet's penalty `WeightVariance(weight_variance)` on every
+    binary layer's theta (annealing towards the MAP network)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if weight_variance and kind != "pbnet":
+        raise ValueError(f"weight_variance penalizes PBNet's theta; a {kind!r} network has none")
+    regularizer = WeightVariance(weight_variance) if weight_variance else None
     images = keras.Input(input_shape, dtype="uint8", name="images")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(images)
     first = True
@@ -59,7 +64,7 @@ def binary_vgg(kind, input_shape, num_classes, blocks, hidden, binarize="sample"
         if kind == "pbnet":
             input_kind = "real" if first else "binary"
             make = StochasticBinaryConv2D if layer == "conv" else StochasticBinaryDense
-            moments = make(width, input_kind=input_kind, name=n)(x)
+            moments = make(width, input_kind=input_kind, theta_regularizer=regularizer, name=n)(x)
             if pooled:
                 moments = StochasticMaxPooling2D(name=f"pool{index}")(moments)
             moments = StochasticBatchNormalization(name=f"bn{index}")(moments)
