@@ -57,7 +57,8 @@ def test_loads_offline_and_matches_its_builder(name, monkeypatch, tmp_path):
     monkeypatch.delenv("ZOO_WEIGHTS_DIR", raising=False)
     model = zoo.load(name)
     config = json.loads((paths.LOCAL_HUB / ENTRIES[name]["repo_id"] / checkpoint.CONFIG).read_text())
-    built = json.loads(json.dumps(checkpoint.model_config(registry.spec(name).builder())))  # tuples -> lists
+    overrides = ENTRIES[name].get("training", {}).get("builder_overrides", {})  # a run's `zoo train --set`
+    built = json.loads(json.dumps(checkpoint.model_config(registry.spec(name).builder(**overrides))))  # tuples -> lists
     assert built == config
     # saved, reloaded: identical outputs
     shape = getattr(model, "image_shape", None) or model.input_shape[1:]  # every zoo model takes uint8 images

@@ -52,3 +52,12 @@ def test_pretrained_overrides_must_fit_the_weights(published, monkeypatch):
     np.testing.assert_allclose(same_shapes.predict(published.images, verbose=0), published.expected, rtol=1e-6)
     with pytest.raises(ZooError, match="do not fit"):
         zoo.load(published.name, num_classes=3)
+
+
+def test_builder_overrides_reach_the_builder_keep_its_description_and_are_recorded():
+    spec = registry.spec("snf-fc-mnist")
+    changed = registry.with_builder_overrides(spec, {"reconstruction_trains": "inverse"})
+    assert changed.description == spec.description and changed.builder_overrides == {"reconstruction_trains": "inverse"}
+    assert changed.builder().reconstruction_trains == "inverse"
+    assert registry.with_builder_overrides(spec, {}) is spec
+    assert registry.parse_overrides(["a=1", "b=x", "c=0.5", "d=true"]) == {"a": 1, "b": "x", "c": 0.5, "d": True}

@@ -20,6 +20,7 @@ Example:
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import json
 import re
 from typing import Any, Callable
@@ -35,6 +36,7 @@ class ModelSpec:
     name: str
     builder: Callable[..., Any]
     recipe: Any  # zoo.training.Recipe, or None for a model without a training recipe
+    builder_overrides: dict = dataclasses.field(default_factory=dict)  # what `builder` passes on (`zoo train --set`)
 
     @property
     def description(self):
@@ -114,7 +116,12 @@ def with_builder_overrides(spec, overrides):
     raises TypeError when the model is built."""
     if not overrides:
         return spec
-    return dataclasses.replace(spec, builder=lambda: spec.builder(**overrides))
+
+    @functools.wraps(spec.builder)  # keeps the description
+    def builder(**more):
+        return spec.builder(**{**overrides, **more})
+
+    return dataclasses.replace(spec, builder=builder, builder_overrides={**spec.builder_overrides, **overrides})
 
 
 def catalogue():

@@ -269,6 +269,7 @@ def train(
         "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
         "seed": recipe.seed,
         **({"lr_scale": lr_scale} if lr_scale != 1 else {}),
+        **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
     }
     if from_pretrained:  # the budget of the whole chain of runs that made the checkpoint

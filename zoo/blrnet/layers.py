@@ -79,11 +79,10 @@ class _StochasticBinary(keras.layers.Layer):
         return mean, ops.maximum(var, 1e-8)
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "input_kind": self.input_kind,
-            "theta_regularizer": keras.regularizers.serialize(self.theta_regularizer),
-        }
+        config = {**super().get_config(), "input_kind": self.input_kind}
+        if self.theta_regularizer is not None:  # absent otherwise, as in configs saved before it existed
+            config["theta_regularizer"] = keras.regularizers.serialize(self.theta_regularizer)
+        return config
 
 
 @_serializable
