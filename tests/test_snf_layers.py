@@ -135,20 +135,26 @@ def test_training_drives_the_learned_inverse_to_w_inverse(trains):
     assert distance() < 0.3 * before, (before, distance())  # R-only training moves slower: 0.18-0.20 over seeds
 
 
+def _reconstruction_gradients(cls, shape, modes):
+    """A layer, its input, and {mode: (reconstruction loss, [its gradient on W, on R])} for each mode."""
+    layer = cls(noise_gain=1.0)
+    x = tf.constant(np.random.default_rng(9).normal(size=shape).astype("float32"))
+    layer(x)
+    out = {}
+    for trains in modes:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(layer.reconstruction_error(x, trains))
+        out[trains] = (float(loss), tape.gradient(loss, [layer.kernel, layer.inverse_kernel]))
+    return layer, x, out
+
+
 @pytest.mark.parametrize("cls, shape", [(SelfNormDense, (8, 6)), (SelfNormConv2D, (2, 5, 4, 3))])
 def test_inverse_only_reconstruction_trains_r_alone(cls, shape):
     """trains="inverse": the reconstruction loss leaves W untouched and gives R the same gradient as "both"."""
-    rng = np.random.default_rng(9)
-    layer = cls(noise_gain=1.0)
-    x = tf.constant(rng.normal(size=shape).astype("float32"))
-    layer(x)
-    grads = {}
-    for trains in ("both", "inverse"):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(layer.reconstruction_error(x, trains))
-        grads[trains] = tape.gradient(loss, [layer.kernel, layer.inverse_kernel])
-    assert grads["inverse"][0] is None and float(tf.norm(grads["both"][0])) > 0
-    np.testing.assert_allclose(grads["inverse"][1], grads["both"][1], rtol=1e-5, atol=1e-6)
+    layer, x, out = _reconstruction_gradients(cls, shape, ("both", "inverse"))
+    (_, both), (_, inverse) = out["both"], out["inverse"]
+    assert inverse[0] is None and float(tf.norm(both[0])) > 0
+    np.testing.assert_allclose(inverse[1], both[1], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="trains must be one of"):
         layer.reconstruction_error(x, "kernel")
     with pytest.raises(ValueError, match="a number in"):
@@ -158,15 +164,7 @@ def test_inverse_only_reconstruction_trains_r_alone(cls, shape):
 @pytest.mark.parametrize("cls, shape", [(SelfNormDense, (8, 6)), (SelfNormConv2D, (2, 5, 4, 3))])
 def test_a_reconstruction_share_scales_its_gradient_on_w_alone(cls, shape):
     """trains=s: the same loss value; W gets s times the "both" gradient, R all of it."""
-    rng = np.random.default_rng(9)
-    layer = cls(noise_gain=1.0)
-    x = tf.constant(rng.normal(size=shape).astype("float32"))
-    layer(x)
-    out = {}
-    for trains in ("both", 0.25):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(layer.reconstruction_error(x, trains))
-        out[trains] = (float(loss), tape.gradient(loss, [layer.kernel, layer.inverse_kernel]))
+    _, _, out = _reconstruction_gradients(cls, shape, ("both", 0.25))
     np.testing.assert_allclose(out[0.25][0], out["both"][0], rtol=1e-6)
     np.testing.assert_allclose(out[0.25][1][0], 0.25 * out["both"][1][0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out[0.25][1][1], out["both"][1][1], rtol=1e-5, atol=1e-6)
