@@ -1,6 +1,6 @@
 """Annealing probe for a PBNet on the validation split: from the published checkpoint, a few steps at a
 low peak learning rate (Adam, cosine decay) with the weight-variance penalty `beta * mean(1 - theta^2)`
-on every binary layer (`zoo.blrnet.layers.WeightVariance`), then the MAP binary network measured on the
+on every binary layer (`zoo.blrnet.WeightVariance`, the builder's `weight_variance`), then the MAP binary network measured on the
 whole validation split. beta = 0 separates what the low learning rate does from what the penalty does.
 This is how the annealing phase of a PBNet recipe is chosen; the test split is never touched.
 
@@ -24,7 +24,6 @@ from results_file import markdown_table, write_results  # noqa: E402
 
 import zoo  # noqa: E402
 from zoo import registry  # noqa: E402
-from zoo.blrnet.layers import WeightVariance  # noqa: E402
 
 
 def theta_summary(model):
@@ -37,10 +36,7 @@ def anneal(name, lr, beta, steps, data_dir=None):
     """(validation metrics, mean |theta|, share of |theta| > 0.99, s/step) after `steps` annealing steps."""
     recipe = registry.spec(name).recipe
     keras.utils.set_random_seed(recipe.seed)
-    model = zoo.load(name)
-    for layer in model.layers:
-        if hasattr(layer, "theta"):
-            layer.theta.regularizer = WeightVariance(beta) if beta else None
+    model = zoo.load(name, weight_variance=beta)  # the published weights, the penalty on every binary layer
     model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.01)), recipe.loss)
     start = time.perf_counter()
     model.fit(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).take(steps), verbose=0)

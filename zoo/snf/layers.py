@@ -29,15 +29,11 @@ RECONSTRUCTION_TRAINS = ("both", "inverse")
 def reconstruction_share(trains):
     """The share of the reconstruction loss's gradient that reaches W: "both" is 1, "inverse" 0, and a
     number in [0, 1] is itself."""
-    if isinstance(trains, str):
-        if trains not in RECONSTRUCTION_TRAINS:
-            raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS} or a number in [0, 1], "
-                             f"got {trains!r}")
+    if trains in RECONSTRUCTION_TRAINS:
         return 1.0 if trains == "both" else 0.0
-    if isinstance(trains, bool) or not isinstance(trains, (int, float)) or not 0 <= trains <= 1:
-        raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS} or a number in [0, 1], "
-                         f"got {trains!r}")
-    return float(trains)
+    if isinstance(trains, (int, float)) and not isinstance(trains, bool) and 0 <= trains <= 1:
+        return float(trains)
+    raise ValueError(f"reconstruction_trains must be one of {RECONSTRUCTION_TRAINS} or a number in [0, 1], got {trains!r}")
 
 
 def _identity_plus_noise(noise_gain):
