@@ -168,7 +168,9 @@ class Codec:
         """Graph versions of the flow's pieces, each traced once for any batch size.
 
         Encoder and decoder call the very same functions on the very same chunks,
-        so every float they compute, and hence every table they pick, agrees.
+        so every float they compute, and hence every table they pick, agrees. The flow's Python has no
+        tensor-dependent control flow, so AutoGraph is off: it halves the first call's tracing time,
+        which a one-photo `zoo compress` pays in full.
         """
         import tensorflow as tf
 
@@ -176,16 +178,17 @@ class Codec:
         h, w, c = (None, None, flow.image_shape[-1]) if flow.fully_convolutional else flow.image_shape
         half = lambda side, level: None if side is None else side >> (level + 1)  # noqa: E731
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
-        self._flow = tf.function(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
+        graph = functools.partial(tf.function, autograph=False)
+        self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
         self._params, self._level_inverse = [], []
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
             self._level_inverse.append(
-                tf.function(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
+                graph(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
             )
             if level < flow.levels - 1:
-                self._params.append(tf.function(flow.split_priors[level].params, input_signature=[spec(*side, channels // 2)]))
+                self._params.append(graph(flow.split_priors[level].params, input_signature=[spec(*side, channels // 2)]))
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
