@@ -8,6 +8,12 @@ for all images, against the model's ideal -log2 P(x).
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py              # full test split, ~15 min
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --images 500
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --kodak      # Kodak photographs, ~10 min
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --kodak \
+        --candidate idf-photos=runs/idf-photos-low/best.weights.h5 --results compression_kodak_candidate
+
+`--candidate NAME=WEIGHTS` adds a row for registered model NAME with other weights (a run's best epoch),
+measured beside the published models in the same run: how a checkpoint is judged before it is published.
 """
 
 import argparse
@@ -22,6 +28,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).parent))
 from results_file import markdown_table, write_results  # noqa: E402
 
+import zoo  # noqa: E402
 from zoo import data  # noqa: E402
 from zoo.idf import Codec  # noqa: E402
 
@@ -55,8 +62,14 @@ def _each(name, encode, decode, images):
     return bits / sum(image.size for image in images), encode_s, decode_s
 
 
-def kodak(models):
-    """The Kodak tables, colour and gray: every classical codec and every IDF model in `models`."""
+def kodak(models, candidates=(), results="compression_kodak"):
+    """The Kodak tables, colour and gray: every classical codec, every IDF model in `models` and every
+    (name, weights file) in `candidates`; written to results/`results`.md and `results`_gray.md."""
+    codecs = [(f"zoo, `{model}`", Codec.for_model(model)) for model in models]
+    for name, weights in candidates:
+        flow = zoo.load(name)
+        flow.load_weights(weights)
+        codecs.append((f"zoo, `{name}` with `{weights}`", Codec(flow, name)))
     tables = {}
     for mode, label in (("RGB", "kodak"), ("L", "kodak_gray")):
         photos = [image if image.ndim == 3 else image[..., None] for _, image in data.photos("kodak24", mode=mode)]
@@ -68,18 +81,17 @@ def kodak(models):
             flat = [p[..., 0] for p in photos] if mode == "L" else photos
             bpd, enc, dec = _each(name, encode, decode, flat)
             rows.append([name, f"{bpd:.3f}", f"{megapixels / enc:.2f}", f"{megapixels / dec:.2f}"])
-        for model in models:
-            codec = Codec.for_model(model)
+        for row, codec in codecs:
             if photos[0].shape[-1] > codec.flow.image_shape[-1]:
                 continue  # a gray model codes no colour
-            bpd, enc, dec = _each(model, codec.compress, codec.decompress, photos)
-            rows.append([f"zoo, `{model}`", f"{bpd:.3f}", f"{megapixels / enc:.2f}", f"{megapixels / dec:.2f}"])
+            bpd, enc, dec = _each(row, codec.compress, codec.decompress, photos)
+            rows.append([row, f"{bpd:.3f}", f"{megapixels / enc:.2f}", f"{megapixels / dec:.2f}"])
         tables[label] = markdown_table(["codec", "bits/dim", "encode Mpx/s", "decode Mpx/s"], rows)
         print(tables[label])
     n = len(photos)
-    write_results("compression_kodak", f"Lossless compression of the {n} Kodak photographs, each alone, colour",
+    write_results(results, f"Lossless compression of the {n} Kodak photographs, each alone, colour",
                   tables["kodak"], notes="bits/dim = file bytes x 8 / (H x W x 3); every decode checked bit-exact.")
-    write_results("compression_kodak_gray", f"Lossless compression of the {n} Kodak photographs, each alone, gray (luma)",
+    write_results(f"{results}_gray", f"Lossless compression of the {n} Kodak photographs, each alone, gray (luma)",
                   tables["kodak_gray"], notes="bits/dim = file bytes x 8 / (H x W); every decode checked bit-exact.")
 
 
@@ -89,11 +101,15 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=100, help="images per stream in the batched run")
     parser.add_argument("--model", default="idf-cifar10")
     parser.add_argument("--kodak", action="store_true", help="the Kodak photographs instead, colour and gray")
+    parser.add_argument("--candidate", action="append", default=[], metavar="NAME=WEIGHTS",
+                        help="--kodak: also code with registered model NAME loaded with WEIGHTS (repeatable)")
+    parser.add_argument("--results", default="compression_kodak", help="--kodak: results file name")
     args = parser.parse_args(argv)
+    if args.candidate and not args.kodak:
+        parser.error("--candidate needs --kodak")
     if args.kodak:
-        import zoo
-
-        return kodak(zoo.list_models("idf-*", pretrained=True))
+        candidates = [_candidate(parser, text) for text in args.candidate]
+        return kodak(zoo.list_models("idf-*", pretrained=True), candidates, args.results)
 
     ds = data.load("cifar10", "test").take(args.images).batch(1000)
     images = np.concatenate([x.numpy() for x, _ in ds])
@@ -126,6 +142,16 @@ def main(argv=None):
         notes=(f"bits/dim = file bytes x 8 / 3072 per image. One stream of {len(images)} images: payload "
                f"{100 * (whole_bpd / ideal - 1):+.2f}% against the model's ideal bits."),
     )
+
+def _candidate(parser, text):
+    """(registered name, existing weights file) of a --candidate NAME=WEIGHTS."""
+    name, _, weights = text.partition("=")
+    if not weights or name not in zoo.list_models("idf-*"):
+        parser.error(f"--candidate wants NAME=WEIGHTS with NAME a registered IDF model, got {text!r}")
+    if not Path(weights).is_file():
+        parser.error(f"--candidate {text!r}: no such weights file")
+    return name, weights
+
 
 if __name__ == "__main__":
     main()

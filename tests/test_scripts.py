@@ -170,12 +170,18 @@ def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch)
         Image.fromarray(rng.integers(0, 256, (16, 24, 3)).astype("uint8")).save(tmp_path / "photos" / "kodak24" / f"k{i}.png")
     monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path / "photos"))
     monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
-    compression.kodak(["idf-cifar10"])
-    colour = (tmp_path / "results" / "compression_kodak.md").read_text()
-    gray = (tmp_path / "results" / "compression_kodak_gray.md").read_text()
-    for name in ("PNG (level 9)", "JPEG XL lossless (effort 9)", "zoo, `idf-cifar10`"):
+    from zoo import hub
+
+    weights = str(hub.fetch("idf-cifar10").files["model.weights.h5"])
+    compression.kodak(["idf-cifar10"], [("idf-cifar10", weights)], results="kodak")
+    colour = (tmp_path / "results" / "kodak.md").read_text()
+    gray = (tmp_path / "results" / "kodak_gray.md").read_text()
+    candidate = f"zoo, `idf-cifar10` with `{weights}`"
+    for name in ("PNG (level 9)", "JPEG XL lossless (effort 9)", "zoo, `idf-cifar10`", candidate):
         assert f"| {name} |" in colour and f"| {name} |" in gray
     assert "WebP" in colour and "WebP" not in gray
+    rows = {line.split(" | ")[0]: line.split(" | ")[1] for line in colour.splitlines() if line.startswith("| zoo")}
+    assert rows["| zoo, `idf-cifar10`"] == rows[f"| {candidate}"]  # the same weights code to the same size
 
 
 def test_lr_probe_measures_the_recipe_metric_on_validation_for_each_rate(tmp_path, monkeypatch):
