@@ -37,9 +37,10 @@ def anneal(name, lr, beta, steps, data_dir=None):
     recipe = registry.spec(name).recipe
     keras.utils.set_random_seed(recipe.seed)
     model = zoo.load(name, weight_variance=beta)  # the published weights, the penalty on every binary layer
-    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.01)), recipe.loss)
+    fitted, loss = recipe.fit_target(model)
+    fitted.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.01)), loss)
     start = time.perf_counter()
-    model.fit(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).take(steps), verbose=0)
+    fitted.fit(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).take(steps), verbose=0)
     seconds = (time.perf_counter() - start) / steps
     metrics = recipe.evaluator(model, recipe, recipe.validation_split, data_dir)
     return metrics, *theta_summary(model), seconds

@@ -32,15 +32,16 @@ def probe(name, lr, steps, data_dir=None):
     if recipe.initialize is not None:
         recipe.initialize(model)
     schedule = keras.optimizers.schedules.CosineDecay(lr, steps, alpha=0.01)
-    model.compile(keras.optimizers.Adam(schedule), recipe.loss, metrics=list(recipe.metrics))
+    fitted, loss = recipe.fit_target(model)
+    fitted.compile(keras.optimizers.Adam(schedule), loss, metrics=list(recipe.metrics))
     start = time.perf_counter()
-    model.fit(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).take(steps), verbose=0)
+    fitted.fit(recipe.pipeline(recipe.train_split, recipe.batch_size, training=True, data_dir=data_dir).take(steps), verbose=0)
     seconds = (time.perf_counter() - start) / steps
     split = recipe.validation_split
     if recipe.evaluator is not None:
         metrics = recipe.evaluator(model, recipe, split, data_dir)
     else:
-        metrics = model.evaluate(recipe.pipeline(split, 500, training=False, data_dir=data_dir), return_dict=True, verbose=0)
+        metrics = fitted.evaluate(recipe.pipeline(split, 500, training=False, data_dir=data_dir), return_dict=True, verbose=0)
     return metrics[recipe.metric], seconds
 
 

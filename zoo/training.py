@@ -65,7 +65,14 @@ class Recipe:
     initialize: Callable | None = None
     # (model, recipe, split, data_dir) -> metrics, when model.evaluate does not measure what is published
     evaluator: Callable | None = None
+    # model -> (model to fit, loss), when the loss needs an output the published model does not give (the logits
+    # under normalized probabilities); the fitted model shares every weight with it. None: fit it with `loss`.
+    training_head: Callable | None = None
     paper: str = ""  # the citation model cards give
+
+    def fit_target(self, model):
+        """(the model to fit, its loss): `training_head(model)` where the recipe has one, else (model, loss)."""
+        return self.training_head(model) if self.training_head else (model, self.loss)
 
     def load(self, split, data_dir=None):
         """The unbatched examples of `split`; override for data that is not in tfds."""
@@ -231,16 +238,17 @@ def train(
         elif recipe.initialize is not None:
             initialized_from = recipe.initialize(model)
         optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
-        model.compile(optimizer=optimizer, loss=recipe.loss, metrics=list(recipe.metrics))
+        fitted, loss = recipe.fit_target(model)
+        fitted.compile(optimizer=optimizer, loss=loss, metrics=list(recipe.metrics))
     best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
-        *([_Evaluator(spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
+        *([_Evaluator(model, spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
         best,
         *callbacks,
     ]
-    model.fit(
+    fitted.fit(
         train_ds.repeat(),
         epochs=epochs,
         steps_per_epoch=steps_per_epoch,
@@ -307,12 +315,13 @@ def load_training_log(name):
 class _Evaluator(keras.callbacks.Callback):
     """Adds the recipe's own evaluation of the validation split to every epoch's logs, as `val_<metric>`."""
 
-    def __init__(self, spec, split, data_dir):
+    def __init__(self, published, spec, split, data_dir):
         super().__init__()
-        self.spec, self.split, self.data_dir = spec, split, data_dir
+        self.published, self.spec, self.split, self.data_dir = published, spec, split, data_dir
 
     def on_epoch_end(self, epoch, logs=None):
-        measured = self.spec.recipe.evaluator(self.model, self.spec.recipe, self.split, self.data_dir)
+        # the model as it is published (the fitted one may be a head that shares its weights)
+        measured = self.spec.recipe.evaluator(self.published, self.spec.recipe, self.split, self.data_dir)
         logs.update({f"val_{k}": v for k, v in measured.items()})
         print(" - ".join(f"val_{k}: {v:.4f}" for k, v in measured.items()))
 

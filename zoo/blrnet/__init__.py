@@ -2,7 +2,8 @@
 
 `layers.py` holds the stochastic binary layers that carry (mean, variance),
 `baselines.py` the straight-through binary layers of the BNN baseline,
-`models.py` the VGG-style networks of all three kinds, `deploy.py` the binary
+`models.py` the VGG-style networks of all three kinds, `heads.py` their
+softmax or per-class sigmoid outputs and losses, `deploy.py` the binary
 networks (MAP, ternary, sampled) and ensembles made from a trained PBNet,
 `recipes.py` the registered models.
 
@@ -25,6 +26,7 @@ from zoo.blrnet.deploy import (
     to_binary,
     zero_one_form,
 )
+from zoo.blrnet.heads import SigmoidProbabilities, per_class_bce, training_head
 from zoo.blrnet.layers import (
     ClipTheta,
     Mean,
@@ -44,6 +46,7 @@ __all__ = [
     "ClipTheta",
     "Mean",
     "Sign",
+    "SigmoidProbabilities",
     "SignSTE",
     "Step",
     "StochasticBatchNormalization",
@@ -57,8 +60,10 @@ __all__ = [
     "binary_weights",
     "ensemble",
     "members",
+    "per_class_bce",
     "predictive_uncertainty",
     "reestimate_batch_norm",
     "to_binary",
+    "training_head",
     "zero_one_form",
 ]

@@ -8,7 +8,7 @@ z = gamma (a - mu) / sigma + beta, sign(z) = sign(s (a - tau)) with
 s = sign(gamma), tau = mu - beta sigma / gamma. Without a pool in between, s
 and -s tau go into the kernel and bias; after a pool they are a 1x1
 `DepthwiseConv2D` (multiplier s in {-1, +1}, bias -s tau). The output layer
-keeps its batch norm (an affine map per class) before the softmax.
+keeps its batch norm (an affine map per class) before the output head.
 
 For int8 deployment, `zero_one_form` rewrites a binary network so that
 every binary layer reads activations b = (s + 1) / 2 in {0, 1} instead of s
@@ -38,6 +38,7 @@ import numpy as np
 from keras import ops
 
 from zoo.blrnet.baselines import sign
+from zoo.blrnet.heads import SigmoidProbabilities
 from zoo.blrnet.layers import (
     Mean,
     StochasticBatchNormalization,
@@ -131,7 +132,8 @@ def _unfolded(model, mode, seed, ternary_threshold):
             plan.append(["sign", layer.name])
         elif isinstance(layer, Mean):
             continue
-        elif isinstance(layer, (keras.layers.Rescaling, keras.layers.Flatten, keras.layers.Activation)):
+        elif isinstance(layer, (keras.layers.Rescaling, keras.layers.Flatten, keras.layers.Activation,
+                                SigmoidProbabilities)):
             x = layer.__class__.from_config(layer.get_config())(x)
             plan.append(["copy", layer.name])
         else:
@@ -249,7 +251,7 @@ def zero_one_form(net):
             gamma, beta, mean, var = weights  # BN(2 y - c) = BN'(y) with gamma' = 2 gamma, mean' = (mean + c) / 2
             weights, pending_shift = [2 * gamma, beta, (mean + pending_shift) / 2, var], None
         elif not isinstance(layer, (keras.layers.Flatten, keras.layers.MaxPooling2D, keras.layers.Rescaling,
-                                    keras.layers.DepthwiseConv2D, keras.layers.Activation,
+                                    keras.layers.DepthwiseConv2D, keras.layers.Activation, SigmoidProbabilities,
                                     keras.layers.Conv2D, keras.layers.Dense, keras.layers.BatchNormalization)):
             raise ValueError(f"zero_one_form takes the networks of to_binary; it does not know {layer.name!r}")
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) and not isinstance(layer, keras.layers.DepthwiseConv2D):

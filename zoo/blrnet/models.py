@@ -5,7 +5,8 @@ A network is `blocks` of "same" 3x3 convolutions, each block ending in a 2x2
 max pool, then `hidden` dense layers and the output layer; every layer is
 followed by batch normalization, every hidden one by the activation. Images
 (uint8) enter as x / 127.5 - 1, a real input to the first layer (whose weights
-are binary too in PBNet and BNN). The output is class probabilities.
+are binary too in PBNet and BNN). The output is class probabilities, from a
+softmax or a per-class sigmoid head (`heads.py`).
 
 | kind | weights | activations | layer block |
 |---|---|---|---|
@@ -21,6 +22,7 @@ Example:
 import keras
 
 from zoo.blrnet.baselines import BinaryConv2D, BinaryDense, SignSTE
+from zoo.blrnet.heads import output_layer
 from zoo.blrnet.layers import (
     Mean,
     StochasticBatchNormalization,
@@ -45,14 +47,17 @@ def _layers(blocks, hidden, num_classes):
     return plan
 
 
-def binary_vgg(kind, input_shape, num_classes, blocks, hidden, binarize="sample", weight_variance=0.0, name=None):
+def binary_vgg(kind, input_shape, num_classes, blocks, hidden, binarize="sample", weight_variance=0.0, head="softmax",
+               name=None):
     """The network of `kind` ("pbnet", "fp" or "ste"); `binarize` ("sample" = PBNet-S or "propagate") is
     PBNet's activation; `weight_variance` > 0 adds PBNet's penalty `WeightVariance(weight_variance)` on every
-    binary layer's theta (annealing towards the MAP network)."""
+    binary layer's theta (annealing towards the MAP network); `head` is "softmax" (cross-entropy) or
+    "sigmoid" (the paper's per-class binary cross-entropy; see `zoo.blrnet.heads`)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if weight_variance and kind != "pbnet":
         raise ValueError(f"weight_variance penalizes PBNet's theta; a {kind!r} network has none")
+    probabilities = output_layer(head)  # checks `head` before anything is built
     regularizer = WeightVariance(weight_variance) if weight_variance else None
     images = keras.Input(input_shape, dtype="uint8", name="images")
     x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="rescale")(images)
@@ -82,5 +87,5 @@ def binary_vgg(kind, input_shape, num_classes, blocks, hidden, binarize="sample"
                 act = keras.layers.Activation("hard_tanh", name=f"act{index}") if kind == "fp" else SignSTE(name=f"act{index}")
                 x = act(x)
         first = False
-    probs = keras.layers.Activation("softmax", name="probs")(x)
+    probs = probabilities(x)
     return keras.Model(images, probs, name=name or f"{kind}_vgg")

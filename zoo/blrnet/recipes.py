@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.blrnet.deploy import to_binary
+from zoo.blrnet.heads import training_head
 from zoo.blrnet.layers import StochasticBatchNormalization, StochasticBinaryConv2D, StochasticBinaryDense
 from zoo.blrnet.models import binary_vgg
 from zoo.registry import register
@@ -89,6 +90,7 @@ def _recipe(dataset, kind, epochs):
         epochs=epochs,
         batch_size=100,
         loss="sparse_categorical_crossentropy",
+        training_head=training_head,  # a sigmoid head (--set head=sigmoid) trains on its logits, per-class BCE
         metric="map_accuracy" if pbnet else "accuracy",
         optimizer=lambda steps: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATES[dataset][kind], steps, alpha=0.01)),
         augment=_flip_and_translate if dataset == "cifar10" else None,
