@@ -4,7 +4,8 @@ reconstruction term lambda ||x - R W x||^2, and the exact likelihood gradient (a
 of the same weights. Near convergence the exact gradient is small and a large reconstruction term decides
 where W settles.
 
-Writes results/snf_gradient_bias.md.
+Writes results/snf_gradient_bias.md (or results/<--results>.md). The reconstruction term is the gradient
+W actually receives: with `reconstruction_trains` a share s, s times the full term.
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/snf_gradient_bias.py snf-fc-mnist --batches 30
@@ -59,6 +60,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="+")
     parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--results", default="snf_gradient_bias", help="results file name")
     args = parser.parse_args(argv)
     rows = []
     for name in args.names:
@@ -75,7 +77,7 @@ def main(argv=None):
                             "reconstruction term norm", "cos(exact, SNF likelihood term)",
                             "cos(exact, SNF update: likelihood + reconstruction)"], rows)
     print(table)
-    write_results("snf_gradient_bias", f"Expected kernel gradients of the published SNF flows, {args.batches} training "
+    write_results(args.results, f"Expected kernel gradients of the published SNF flows, {args.batches} training "
                   "batches", table)
 
 
