@@ -184,6 +184,26 @@ def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch)
     assert rows["| zoo, `idf-cifar10`"] == rows[f"| {candidate}"]  # the same weights code to the same size
 
 
+def test_codec_profile_splits_the_time_of_every_model(tmp_path, monkeypatch):
+    import numpy as np
+
+    codec_profile = _script("codec_profile")
+    import results_file
+
+    (tmp_path / "photos" / "kodak24").mkdir(parents=True)
+    smooth = (np.arange(32)[:, None, None] + 2 * np.arange(64)[None, :, None] + [0, 40, 80]).astype("uint8")  # codable
+    Image.fromarray(smooth).save(tmp_path / "photos" / "kodak24" / "k.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path / "photos"))
+    monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
+    codec_profile.main(["idf-cifar10"])
+    rows = [line.split(" | ") for line in (tmp_path / "results" / "codec_profile.md").read_text().splitlines()
+            if line.startswith("| `idf-cifar10`")]
+    assert [r[1] for r in rows] == ["encode", "decode"]
+    for r in rows:
+        shares = [float(x.rstrip("%")) for x in r[4:7]]
+        assert abs(sum(shares) - 100) <= 2 and shares[0] > 0 and shares[1] > 0
+
+
 def test_lr_probe_measures_the_recipe_metric_on_validation_for_each_rate(tmp_path, monkeypatch):
     from tiny import TINY
 
