@@ -69,6 +69,7 @@ def profile(codec, photos):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="registered IDF model names, or NAME=WEIGHTS")
+    parser.add_argument("--results", default="codec_profile", help="results file name")
     args = parser.parse_args(argv)
     photos = [image for _, image in data.photos("kodak24", mode="RGB")]
     rows = []
@@ -81,7 +82,7 @@ def main(argv=None):
     table = markdown_table(["model", "step", f"seconds ({len(photos)} photos, warm)", "Mpx/s", "network (TensorFlow graphs)",
                             "rANS coder", "other (NumPy)", "entropy tables built"], rows)
     print(table)
-    write_results("codec_profile", f"Where the codec's time goes on the {len(photos)} Kodak photographs", table,
+    write_results(args.results, f"Where the codec's time goes on the {len(photos)} Kodak photographs", table,
                   notes="Shares of the cProfile'd time; seconds and Mpx/s from an unprofiled pass after a warm-up.")
 
 
