@@ -21,7 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from results_file import markdown_table, write_results  # noqa: E402
 
-import zoo  # noqa: E402
 from zoo import data  # noqa: E402
 from zoo.idf import Codec  # noqa: E402
 
@@ -33,9 +32,7 @@ def _codec(text):
     name, _, weights = text.partition("=")
     if not weights:
         return f"`{name}`", Codec.for_model(name)
-    flow = zoo.load(name)
-    flow.load_weights(weights)
-    return f"`{name}` with `{weights}`", Codec(flow, name)
+    return f"`{name}` with `{weights}`", Codec.for_weights(name, weights)
 
 
 def _shares(profile):

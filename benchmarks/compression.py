@@ -66,10 +66,7 @@ def kodak(models, candidates=(), results="compression_kodak"):
     """The Kodak tables, colour and gray: every classical codec, every IDF model in `models` and every
     (name, weights file) in `candidates`; written to results/`results`.md and `results`_gray.md."""
     codecs = [(f"zoo, `{model}`", Codec.for_model(model)) for model in models]
-    for name, weights in candidates:
-        flow = zoo.load(name)
-        flow.load_weights(weights)
-        codecs.append((f"zoo, `{name}` with `{weights}`", Codec(flow, name)))
+    codecs += [(f"zoo, `{name}` with `{weights}`", Codec.for_weights(name, weights)) for name, weights in candidates]
     tables = {}
     for mode, label in (("RGB", "kodak"), ("L", "kodak_gray")):
         photos = [image if image.ndim == 3 else image[..., None] for _, image in data.photos("kodak24", mode=mode)]

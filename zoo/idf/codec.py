@@ -217,6 +217,16 @@ class Codec:
             raise CodecError(f"'{name}' is not an integer discrete flow; it cannot code images")
         return cls(flow, name)
 
+    @classmethod
+    def for_weights(cls, name, weights):
+        """The codec of registered model `name` with the weights file `weights` (a run's, say) instead of its
+        published ones; streams record `name` and these weights' tag."""
+        import zoo
+
+        flow = zoo.load(name)
+        flow.load_weights(weights)
+        return cls(flow, name)
+
     # -- compress ---------------------------------------------------------------------------
 
     def compress(self, images):
