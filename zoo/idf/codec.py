@@ -169,7 +169,7 @@ class Codec:
 
         Encoder and decoder call the very same functions on the very same chunks,
         so every float they compute, and hence every table they pick, agrees. The flow's Python has no
-        tensor-dependent control flow, so AutoGraph is off: it halves the first call's tracing time,
+        tensor-dependent control flow, so AutoGraph is off: it shortens the first call's tracing,
         which a one-photo `zoo compress` pays in full.
         """
         import tensorflow as tf
