@@ -14,6 +14,7 @@ from zoo.idf import (
     MixturePrior,
     SplitPrior,
     Squeeze,
+    ThinConv2D,
     discretized_logistic_logp,
     mixture_discretized_logistic_logp,
     round_straight_through,
@@ -154,7 +155,7 @@ def test_priors_are_normalised_over_their_support():
 
 @pytest.mark.parametrize("layer", [
     Squeeze(), ChannelPermutation(seed=5), IntegerCoupling(width=8, depth=2), SplitPrior(width=8, depth=1),
-    MixturePrior(mixtures=4),
+    MixturePrior(mixtures=4), ThinConv2D(3, 3, padding="same"),
 ])
 def test_layers_serialize(layer):
     again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
@@ -172,3 +173,30 @@ def test_a_loaded_flow_does_not_depend_on_the_random_generator(monkeypatch):
     fresh, loaded = zoo.load("idf-cifar10", pretrained=False), zoo.load("idf-cifar10")
     assert any(not np.array_equal(a.order.numpy(), b.order.numpy()) for a, b in zip(fresh.permutations, loaded.permutations))
     np.testing.assert_array_equal(zoo.load("idf-cifar10")(images).numpy(), expected)
+
+
+@pytest.mark.parametrize("kernel, filters, shape", [(3, 3, (2, 9, 13, 16)), (5, 2, (1, 7, 6, 4)), (1, 6, (3, 1, 10, 8))])
+def test_thin_convolution_is_conv2d_with_the_same_weights(kernel, filters, shape):
+    conv = keras.layers.Conv2D(filters, kernel, padding="same", activation="relu")
+    thin = ThinConv2D(filters, kernel, padding="same", activation="relu")
+    x = ops.convert_to_tensor(RNG.normal(size=shape), "float32")
+    conv.build(shape), thin.build(shape)
+    for a, b in zip(conv.weights, thin.weights):
+        b.assign(RNG.normal(size=a.shape).astype("float32")), a.assign(b)
+    np.testing.assert_allclose(thin(x), conv(x), rtol=1e-5, atol=1e-5)
+
+    def gradients(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = ops.sum(layer(x) ** 2)
+        return tape.gradient(out, [x, *layer.trainable_weights])
+
+    for got, want in zip(gradients(thin), gradients(conv)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_thin_convolution_refuses_what_it_does_not_compute():
+    with pytest.raises(ValueError, match="stride 1"):
+        ThinConv2D(3, 3, strides=2, padding="same")
+    with pytest.raises(ValueError, match="padding='same'"):
+        ThinConv2D(3, 3)

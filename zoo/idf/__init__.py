@@ -20,6 +20,7 @@ from zoo.idf.layers import (
     MixturePrior,
     SplitPrior,
     Squeeze,
+    ThinConv2D,
     round_straight_through,
 )
 from zoo.idf.model import IntegerDiscreteFlow
@@ -36,6 +37,7 @@ __all__ = [
     "MixturePrior",
     "SplitPrior",
     "Squeeze",
+    "ThinConv2D",
     "compress",
     "decompress",
     "discretized_logistic_logp",

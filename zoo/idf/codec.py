@@ -40,7 +40,8 @@ from zoo.errors import ZooError
 from zoo.idf import tables
 
 MAGIC = b"Z"
-VERSION = 2
+VERSION = 3  # 3: table keys in float32 and the thin head convolutions; a stream of 2 would decode
+# to other pixels, so it is refused by its version
 CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
 # chunks, so their floats agree
 MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
@@ -49,7 +50,6 @@ MAX_PIXELS = 89_478_485  # like Pillow's decompression-bomb guard (Image.MAX_IMA
 # that claims more dimensions than its payload could hold is refused before any decoding work.
 MIN_BITS_PER_DIM = 1e-3
 
-_family = constriction.stream.model.Categorical(perfect=False)
 _raw16 = constriction.stream.model.Uniform(1 << 16)
 
 
@@ -180,7 +180,7 @@ class Codec:
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
         graph = functools.partial(tf.function, autograph=False)
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
-        self._params, self._level_inverse = [], []
+        self._keys, self._level_inverse = [], []  # per level: table keys of the factored-out half; inverse
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
@@ -188,7 +188,8 @@ class Codec:
                 graph(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
             )
             if level < flow.levels - 1:
-                self._params.append(graph(flow.split_priors[level].params, input_signature=[spec(*side, channels // 2)]))
+                keys = lambda kept, prior=flow.split_priors[level]: tables.logistic_keys(*prior.params(kept))  # noqa: E731
+                self._keys.append(graph(keys, input_signature=[spec(*side, channels // 2)]))
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -274,7 +275,7 @@ class Codec:
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             values = ops.convert_to_numpy(y).reshape(-1).astype(np.int64)
-            segments.append(self._logistic_segment(*self._params[level](kept)) + (values,))
+            segments.append(self._logistic_segment(*self._keys[level](kept)) + (values,))
         return segments
 
     def _tile_bits(self, segments, n):
@@ -299,9 +300,9 @@ class Codec:
         low = self._prior_low[keys]
         return low, np.full(low.shape, self._prior_width), keys, self._prior_models
 
-    def _logistic_segment(self, mean, log_scale):
-        """(low, width, keys, models) of a factored-out latent, from its split prior's parameters."""
-        base, keys = tables.logistic_keys(ops.convert_to_numpy(mean).reshape(-1), ops.convert_to_numpy(log_scale).reshape(-1))
+    def _logistic_segment(self, base, keys):
+        """(low, width, keys, models) of a factored-out latent, from its split prior's table keys."""
+        base, keys = ops.convert_to_numpy(base).reshape(-1), ops.convert_to_numpy(keys).reshape(-1)
         for key in np.flatnonzero(np.bincount(keys)).tolist():  # the keys present (np.unique, faster)
             if key not in self._logistic_models:
                 low, counts = tables.logistic_table(key)
@@ -372,8 +373,8 @@ class Codec:
         z = ops.convert_to_tensor(z.astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
-                mean, log_scale = self._params[level](z)
-                y = _decode_segment(*self._logistic_segment(mean, log_scale), coder).reshape(mean.shape)
+                base, keys = self._keys[level](z)
+                y = _decode_segment(*self._logistic_segment(base, keys), coder).reshape(base.shape)
                 z = ops.concatenate([z, ops.convert_to_tensor(y.astype(np.float32))], axis=-1)
             z = self._level_inverse[level](z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))

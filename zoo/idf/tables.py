@@ -11,17 +11,19 @@ each (mean, log-scale) is snapped to a grid: the mean's integer part shifts
 the window, its fractional part (1/FRACTIONS steps) and the log-scale
 (1/SCALE_STEPS steps) pick one of a bank of tables. The snapping costs far
 under 0.1% of the rate, and symbols that share a table are coded together.
-All arithmetic is NumPy float64 on float32 parameters that both sides compute
-identically, so both sides pick the same tables.
+The keys are float32 `keras.ops` arithmetic that the codec compiles into the
+split priors' graph, the tables NumPy float64 built from the keys alone; both
+sides compute both identically, so both sides pick the same tables.
 
 Example:
     >>> base, key = logistic_keys(np.array([3.2]), np.array([1.0]))
-    >>> low, counts = logistic_table(int(key[0]))
+    >>> low, counts = logistic_table(int(np.asarray(key)[0]))
     >>> int(counts.sum())
     16777216
 """
 
 import numpy as np
+from keras import ops
 
 PRECISION = 24
 TOTAL = 1 << PRECISION
@@ -32,6 +34,7 @@ FRACTIONS = 32  # grid of the mean's fractional part
 SCALE_STEPS = 16  # grid of the log-scale, per unit
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # scales from 0.05 to 3000 lattice units
 SCALE_LEVELS = int((LOG_SCALE_MAX - LOG_SCALE_MIN) * SCALE_STEPS) + 1
+MAX_BASE = 1 << 30  # window bases are clipped to +-2**30 (int32)
 
 
 def window_widths(log_scale):
@@ -42,12 +45,16 @@ def window_widths(log_scale):
 
 
 def logistic_keys(mean, log_scale):
-    """(base, key) per symbol: the window is placed relative to `base`; `key` names its table."""
-    mean, log_scale = np.asarray(mean, np.float64), np.asarray(log_scale, np.float64)
-    base = np.floor(mean)
-    fraction = np.minimum(np.floor((mean - base) * FRACTIONS), FRACTIONS - 1)
-    level = np.clip(np.rint((log_scale - LOG_SCALE_MIN) * SCALE_STEPS), 0, SCALE_LEVELS - 1)
-    return base.astype(np.int64), (level * FRACTIONS + fraction).astype(np.int64)
+    """(base, key) per symbol, int32: the window is placed relative to `base`; `key` names its table.
+
+    Written with `keras.ops` in float32, so the codec computes it inside the compiled split-prior
+    graph (encoder and decoder run the same graph on the same input, so they pick the same tables).
+    """
+    mean, log_scale = ops.convert_to_tensor(mean, "float32"), ops.convert_to_tensor(log_scale, "float32")
+    base = ops.clip(ops.floor(mean), -MAX_BASE, MAX_BASE)  # a mean that far off escapes every window anyway
+    fraction = ops.clip(ops.floor((mean - base) * FRACTIONS), 0, FRACTIONS - 1)
+    level = ops.clip(ops.round((log_scale - LOG_SCALE_MIN) * SCALE_STEPS), 0, SCALE_LEVELS - 1)
+    return ops.cast(base, "int32"), ops.cast(level * FRACTIONS + fraction, "int32")
 
 
 def logistic_table(key):
