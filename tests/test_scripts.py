@@ -323,3 +323,23 @@ def test_variant_probe_overrides_recipe_fields_and_builder_arguments_apart():
     assert spec.builder().levels == 5 and spec.recipe.epochs == probe.registry.spec("idf-photos").recipe.epochs
     with pytest.raises(TypeError, match="crops"):
         probe.variant_spec("idf-photos:recipe.crops=128")
+
+
+def test_prior_context_counts_the_priors_bits_and_starts_from_them():
+    import math
+
+    import numpy as np
+
+    import zoo
+
+    context = _script("idf_prior_context")
+    flow = zoo.load("idf-photos")
+    images = np.random.default_rng(0).integers(90, 110, (2, 64, 64, 3)).astype("uint8")
+    [(kept, y)] = context.latents(flow, "split", [images])
+    [(_, z)] = context.latents(flow, "last", [images])
+    parts = flow.latent_log_likelihoods(images)
+    split_bits, last_bits = (-float(np.sum(parts[i][1])) / math.log(2.0) for i in (0, -1))
+    np.testing.assert_allclose(float(context.Corrected(flow, "split", "none").bits(kept, y)), split_bits, rtol=1e-5)
+    np.testing.assert_allclose(float(context.Corrected(flow, "last", "none").bits(None, z)), last_bits, rtol=1e-5)
+    for kind in ("checkerboard", "channel halves"):  # a zero-initialised correction: the published prior's bits
+        np.testing.assert_allclose(float(context.Corrected(flow, "split", kind).bits(kept, y)), split_bits, rtol=1e-5)

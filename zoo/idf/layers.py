@@ -93,11 +93,10 @@ class ThinConv2D(keras.layers.Conv2D):
     every tap's kernel at once, then the taps' outputs summed at their shifts.
 
     The same function as `keras.layers.Conv2D` with the same weights (the sums in another order, so
-    equal within float rounding). The convolution kernels TensorFlow runs on these CPUs (oneDNN) pad
-    the output channels to 16, so a 3x3 convolution from 128 to 3 channels costs what one to 16
-    does; as a product it costs its own (measured on one core of this repository's machine, a
-    256x384 map: 39 ms as Conv2D, 18 ms here; to 12 channels 40 ms against 64, hence only the
-    translations' heads use it).
+    equal within float rounding). The convolution kernels TensorFlow runs on CPUs (oneDNN) pad the
+    output channels to 16, so a 3x3 convolution from 128 to 3 channels costs what one to 16 does; as
+    one product it costs about half that on this repository's machine. With 12 outputs the product
+    is the slower, so `ConvNet` uses it only for heads of fewer than `THIN_OUTPUTS` channels.
 
     Example:
         >>> conv = ThinConv2D(3, 3, padding="same")
