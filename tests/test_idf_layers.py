@@ -193,6 +193,7 @@ def test_thin_convolution_is_conv2d_with_the_same_weights(kernel, filters, shape
 
     for got, want in zip(gradients(thin), gradients(conv)):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(thin(x, training=True), conv(x))  # in training: the convolution itself
 
 
 def test_thin_convolution_refuses_what_it_does_not_compute():

@@ -89,14 +89,17 @@ class ChannelPermutation(keras.layers.Layer):
 
 @_serializable
 class ThinConv2D(keras.layers.Conv2D):
-    """A stride-1 "same" convolution for few output channels: one matrix product of the input with
-    every tap's kernel at once, then the taps' outputs summed at their shifts.
+    """A stride-1 "same" convolution for few output channels that, outside training, is computed as one
+    matrix product of the input with every tap's kernel at once, then the taps' outputs summed at their
+    shifts.
 
     The same function as `keras.layers.Conv2D` with the same weights (the sums in another order, so
     equal within float rounding). The convolution kernels TensorFlow runs on CPUs (oneDNN) pad the
     output channels to 16, so a 3x3 convolution from 128 to 3 channels costs what one to 16 does; as
-    one product it costs about half that on this repository's machine. With 12 outputs the product
-    is the slower, so `ConvNet` uses it only for heads of fewer than `THIN_OUTPUTS` channels.
+    one product it costs about half that on this repository's machine. Its gradient, though, is the
+    slower one, so in training (`training=True`, as `fit` calls it) it is an ordinary convolution.
+    With 12 outputs the product is the slower, so `ConvNet` uses it only for heads of fewer than
+    `THIN_OUTPUTS` channels.
 
     Example:
         >>> conv = ThinConv2D(3, 3, padding="same")
@@ -111,7 +114,16 @@ class ThinConv2D(keras.layers.Conv2D):
             raise ValueError("ThinConv2D takes odd kernel sizes, stride 1, no dilation or groups, "
                              "padding='same' and channels_last")
 
-    def convolution_op(self, inputs, kernel):
+    def call(self, inputs, training=None):
+        if training:
+            return super().call(inputs)
+        outputs = self._tap_sum(inputs, self.kernel)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return outputs if self.activation is None else self.activation(outputs)
+
+    @staticmethod
+    def _tap_sum(inputs, kernel):
         kh, kw, cin, cout = kernel.shape
         taps = ops.matmul(inputs, ops.reshape(ops.transpose(kernel, (2, 0, 1, 3)), (cin, kh * kw * cout)))
         taps = ops.pad(taps, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
