@@ -90,16 +90,16 @@ class ChannelPermutation(keras.layers.Layer):
 @_serializable
 class ThinConv2D(keras.layers.Conv2D):
     """A stride-1 "same" convolution for few output channels that, outside training, is computed as one
-    matrix product of the input with every tap's kernel at once, then the taps' outputs summed at their
-    shifts.
+    matrix product of the input with every tap's kernel at once, then a convolution whose 0/1 kernel
+    sums each tap's outputs at its shift.
 
     The same function as `keras.layers.Conv2D` with the same weights (the sums in another order, so
     equal within float rounding). The convolution kernels TensorFlow runs on CPUs (oneDNN) pad the
-    output channels to 16, so a 3x3 convolution from 128 to 3 channels costs what one to 16 does; as
-    one product it costs about half that on this repository's machine. Its gradient, though, is the
-    slower one, so in training (`training=True`, as `fit` calls it) it is an ordinary convolution.
-    With 12 outputs the product is the slower, so `ConvNet` uses it only for heads of fewer than
-    `THIN_OUTPUTS` channels.
+    output channels to 16, so a 3x3 convolution from 128 to 3 channels costs what one to 16 does;
+    as the product and the small shift-and-sum convolution it costs about half that on this
+    repository's machine. Its gradient, though, is the slower one, so in training (`training=True`,
+    as `fit` calls it) it is an ordinary convolution. With 12 outputs the product is the slower, so
+    `ConvNet` uses it only for heads of fewer than `THIN_OUTPUTS` channels.
 
     Example:
         >>> conv = ThinConv2D(3, 3, padding="same")
@@ -117,22 +117,21 @@ class ThinConv2D(keras.layers.Conv2D):
     def call(self, inputs, training=None):
         if training:
             return super().call(inputs)
-        outputs = self._tap_sum(inputs, self.kernel)
+        kh, kw, cin, cout = self.kernel.shape
+        taps = ops.matmul(inputs, ops.reshape(ops.transpose(self.kernel, (2, 0, 1, 3)), (cin, kh * kw * cout)))
+        outputs = ops.conv(taps, _tap_selector(kh, kw, cout), padding="same")
         if self.use_bias:
             outputs = outputs + self.bias
         return outputs if self.activation is None else self.activation(outputs)
 
-    @staticmethod
-    def _tap_sum(inputs, kernel):
-        kh, kw, cin, cout = kernel.shape
-        taps = ops.matmul(inputs, ops.reshape(ops.transpose(kernel, (2, 0, 1, 3)), (cin, kh * kw * cout)))
-        taps = ops.pad(taps, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
-        out = 0.0
-        for i in range(kh):
-            for j in range(kw):
-                c = (i * kw + j) * cout
-                out = out + taps[:, i : (i + 1 - kh) or None, j : (j + 1 - kw) or None, c : c + cout]  # static bounds
-        return out
+
+def _tap_selector(kh, kw, cout):
+    """The 0/1 kernel that adds tap (i, j)'s `cout` outputs, taken at offset (i, j), into the `cout` outputs
+    (products by 1 and 0 and sums of zeros are exact, so only the order of the taps' sum changes)."""
+    selector = np.zeros((kh, kw, kh * kw * cout, cout), "float32")
+    i, j, c = np.meshgrid(range(kh), range(kw), range(cout), indexing="ij")
+    selector[i, j, (i * kw + j) * cout + c, c] = 1.0
+    return selector
 
 
 @_serializable
