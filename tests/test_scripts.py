@@ -182,6 +182,8 @@ def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch)
     assert "WebP" in colour and "WebP" not in gray
     rows = {line.split(" | ")[0]: line.split(" | ")[1] for line in colour.splitlines() if line.startswith("| zoo")}
     assert rows["| zoo, `idf-cifar10`"] == rows[f"| {candidate}"]  # the same weights code to the same size
+    first_calls = [line.rstrip(" |").split(" | ")[-1] for line in colour.splitlines() if line.startswith("| zoo")]
+    assert all(len(call.split(" / ")) == 2 for call in first_calls)  # the untimed first call, measured apart
 
 
 def test_codec_profile_splits_the_time_of_every_model(tmp_path, monkeypatch):
