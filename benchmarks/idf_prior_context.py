@@ -49,40 +49,35 @@ class Corrected:
         outputs = self.channels if context == "channel halves" else 2 * self.channels
         self.net = None if context == "none" else ConvNet(outputs, 128, 0)
 
-    def _base_bits(self, kept, z):
-        from zoo.idf.distributions import mixture_discretized_logistic_logp
-
-        if self.latent == "split":
-            return self._logistic_bits(self.flow.split_priors[0].net(kept / 256.0), z)
-        return -mixture_discretized_logistic_logp(z, *self.flow.prior.params()) / math.log(2.0)
-
     @staticmethod
     def _logistic_bits(out, z):
-        from keras import ops
-
         from zoo.idf.distributions import discretized_logistic_logp
-        from zoo.idf.layers import LOG_SCALE_RANGE
+        from zoo.idf.layers import SplitPrior
 
-        n = out.shape[-1] // 2
-        log_scale = ops.clip(out[..., n:] + math.log(32.0), *LOG_SCALE_RANGE)
-        return -discretized_logistic_logp(z, out[..., :n] * 256.0, log_scale) / math.log(2.0)
+        return -discretized_logistic_logp(z, *SplitPrior.params_of(out)) / math.log(2.0)
 
     def bits(self, kept, z):
         from keras import ops
 
-        base = self._base_bits(kept, z)
+        from zoo.idf.distributions import mixture_discretized_logistic_logp
+        from zoo.idf.layers import SCALE
+
+        if self.latent == "split":
+            prior_out = self.flow.split_priors[0].net(kept / SCALE)
+            base, seen = self._logistic_bits(prior_out, z), [kept / SCALE]
+        else:
+            prior_out, seen = 0.0, []
+            base = -mixture_discretized_logistic_logp(z, *self.flow.prior.params()) / math.log(2.0)
         if self.net is None:
             return ops.sum(base)
-        seen = [] if self.latent == "last" else [kept / 256.0]
-        prior_out = self.flow.split_priors[0].net(kept / 256.0) if self.latent == "split" else 0.0
         if self.context == "checkerboard":
             first = checkerboard(z)
-            out = prior_out + self.net(ops.concatenate([*seen, z * first / 256.0, first * ops.ones_like(z[..., :1])], -1))
+            out = prior_out + self.net(ops.concatenate([*seen, z * first / SCALE, first * ops.ones_like(z[..., :1])], -1))
             return ops.sum(base * first + self._logistic_bits(out, z) * (1.0 - first))
         h = self.channels // 2
         prior_second = 0.0 if self.latent == "last" else ops.concatenate(
             [prior_out[..., h : self.channels], prior_out[..., self.channels + h :]], -1)
-        out = prior_second + self.net(ops.concatenate([*seen, z[..., :h] / 256.0], -1))
+        out = prior_second + self.net(ops.concatenate([*seen, z[..., :h] / SCALE], -1))
         return ops.sum(base[..., :h]) + ops.sum(self._logistic_bits(out, z[..., h:]))
 
 

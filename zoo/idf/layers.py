@@ -213,11 +213,13 @@ class SplitPrior(keras.layers.Layer):
 
     def params(self, kept):
         """(mean, log_scale) of the factored-out half, in lattice units."""
-        out = self.net(kept / SCALE)
+        return self.params_of(self.net(kept / SCALE))
+
+    @staticmethod
+    def params_of(out):
+        """(mean, log_scale) in lattice units from a net's raw output: means first, then log-scales."""
         n = out.shape[-1] // 2
-        mean = out[..., :n] * SCALE
-        log_scale = ops.clip(out[..., n:] + math.log(32.0), *LOG_SCALE_RANGE)
-        return mean, log_scale
+        return out[..., :n] * SCALE, ops.clip(out[..., n:] + math.log(32.0), *LOG_SCALE_RANGE)
 
     def partition(self, z):
         """(kept half, factored-out half) of z."""
