@@ -40,8 +40,8 @@ from zoo.errors import ZooError
 from zoo.idf import tables
 
 MAGIC = b"Z"
-VERSION = 3  # 3: table keys in float32 and the thin head convolutions; a stream of 2 would decode
-# to other pixels, so it is refused by its version
+VERSION = 4  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
+# in another order. An older stream could decode to other pixels, so it is refused by its version
 CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
 # chunks, so their floats agree
 MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
@@ -393,10 +393,10 @@ def _grouped(keys):
     """(order, [(key, start, end)]): `order` sorts the symbols by key; each run shares one model."""
     small = keys.max(initial=0) < 1 << 15  # table keys are: NumPy's stable sort is a radix sort on int16
     order = np.argsort(keys.astype(np.int16) if small else keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
-    ends = np.append(starts[1:], len(order))
-    return order, list(zip(ordered[starts].tolist(), starts.tolist(), ends.tolist()))
+    counts = np.bincount(keys)
+    present = np.flatnonzero(counts)
+    ends = np.cumsum(counts[present])
+    return order, list(zip(present.tolist(), (ends - counts[present]).tolist(), ends.tolist()))
 
 
 def _encode_segment(values, low, width, keys, models, coder):
@@ -416,11 +416,8 @@ def _encode_segment(values, low, width, keys, models, coder):
 def _decode_segment(low, width, keys, models, coder):
     """The integer values `_encode_segment` pushed."""
     order, groups = _grouped(keys)
-    ordered = np.empty(len(keys), np.int64)
-    for key, start, end in groups:
-        ordered[start:end] = coder.decode(models[key], end - start)
-    symbols = np.empty_like(ordered)
-    symbols[order] = ordered
+    symbols = np.empty(len(keys), np.int32)
+    symbols[order] = np.concatenate([np.zeros(0, np.int32)] + [coder.decode(models[key], end - start) for key, start, end in groups])
     values = low + symbols
     outside = symbols == width
     if outside.any():

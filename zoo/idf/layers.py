@@ -78,28 +78,36 @@ class ChannelPermutation(keras.layers.Layer):
                                              initializer=keras.initializers.Constant(np.argsort(order)))
 
     def call(self, x):
-        return ops.take(x, self.order, axis=-1)
+        return _take_channels(x, self.order)
 
     def inverse(self, x):
-        return ops.take(x, self.inverse_order, axis=-1)
+        return _take_channels(x, self.inverse_order)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
 
 
+def _take_channels(x, order):
+    """x[..., order] of an NHWC tensor, moving whole channel planes: TensorFlow's CPU gather along the last
+    axis copies one float at a time and took 6 ms on a 256x384x12 latent, this 1.4 ms (a product with a
+    permutation matrix is faster still, but GPUs may run float32 products in TF32, which rounds integers
+    above 2048: the flow would no longer be exactly invertible)."""
+    return ops.transpose(ops.take(ops.transpose(x, (3, 0, 1, 2)), order, axis=0), (1, 2, 3, 0))
+
+
 @_serializable
 class ThinConv2D(keras.layers.Conv2D):
     """A stride-1 "same" convolution for few output channels that, outside training, is computed as one
-    matrix product of the input with every tap's kernel at once, then a convolution whose 0/1 kernel
-    sums each tap's outputs at its shift.
+    matrix product of the input with every tap's kernel at once, then a depthwise convolution that moves
+    each tap's outputs to its offset, then their sum.
 
     The same function as `keras.layers.Conv2D` with the same weights (the sums in another order, so
     equal within float rounding). The convolution kernels TensorFlow runs on CPUs (oneDNN) pad the
     output channels to 16, so a 3x3 convolution from 128 to 3 channels costs what one to 16 does;
-    as the product and the small shift-and-sum convolution it costs about half that on this
-    repository's machine. Its gradient, though, is the slower one, so in training (`training=True`,
-    as `fit` calls it) it is an ordinary convolution. With 12 outputs the product is the slower, so
-    `ConvNet` uses it only for heads of fewer than `THIN_OUTPUTS` channels.
+    `benchmarks/idf_layer_speed.py` measures both ways at the shapes `idf-photos` runs. Its gradient,
+    though, is the slower one, so in training (`training=True`, as `fit` calls it) it is an ordinary
+    convolution. With 12 outputs the product is the slower, so `ConvNet` uses it only for heads of
+    fewer than `THIN_OUTPUTS` channels.
 
     Example:
         >>> conv = ThinConv2D(3, 3, padding="same")
@@ -119,19 +127,21 @@ class ThinConv2D(keras.layers.Conv2D):
             return super().call(inputs)
         kh, kw, cin, cout = self.kernel.shape
         taps = ops.matmul(inputs, ops.reshape(ops.transpose(self.kernel, (2, 0, 1, 3)), (cin, kh * kw * cout)))
-        outputs = ops.conv(taps, _tap_selector(kh, kw, cout), padding="same")
+        shifted = ops.depthwise_conv(taps, _tap_shifts(kh, kw, cout), padding="same")
+        h, w = _spatial(inputs)
+        outputs = ops.sum(ops.reshape(shifted, (-1, h, w, kh * kw, cout)), axis=3)
         if self.use_bias:
             outputs = outputs + self.bias
         return outputs if self.activation is None else self.activation(outputs)
 
 
-def _tap_selector(kh, kw, cout):
-    """The 0/1 kernel that adds tap (i, j)'s `cout` outputs, taken at offset (i, j), into the `cout` outputs
+def _tap_shifts(kh, kw, cout):
+    """The depthwise kernel that moves tap (i, j)'s `cout` outputs to offset (i, j): one 1 per channel
     (products by 1 and 0 and sums of zeros are exact, so only the order of the taps' sum changes)."""
-    selector = np.zeros((kh, kw, kh * kw * cout, cout), "float32")
+    shifts = np.zeros((kh, kw, kh * kw * cout, 1), "float32")
     i, j, c = np.meshgrid(range(kh), range(kw), range(cout), indexing="ij")
-    selector[i, j, (i * kw + j) * cout + c, c] = 1.0
-    return selector
+    shifts[i, j, (i * kw + j) * cout + c, 0] = 1.0
+    return shifts
 
 
 @_serializable
