@@ -4,7 +4,8 @@ validation metric after chosen epochs and the seconds per epoch make the table. 
 recipe change (a builder argument or a recipe field) is chosen; the test split is never touched.
 
 Each variant is `NAME` or `NAME:key=value[,key=value...]`; a key is a builder argument, or
-`recipe.FIELD` for a field of the recipe (`idf-photos:levels=5,recipe.crop=128,recipe.batch_size=4`).
+`recipe.FIELD` for a field of the recipe (`idf-photos:levels=5,recipe.crop=128,recipe.batch_size=4`;
+a list is JSON: `idf-photos:flows_per_level=[2,4,6,6,6]`).
 Values are read as JSON where they parse (numbers, true/false) and as strings otherwise.
 
 Writes results/variants_<label>.md.
@@ -17,6 +18,7 @@ Usage:
 import argparse
 import dataclasses
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +32,8 @@ from zoo import registry, training  # noqa: E402
 def parse_variant(text):
     """`NAME:key=value,...` -> (name, {key: value})."""
     name, _, rest = text.partition(":")
-    return name, registry.parse_overrides(filter(None, rest.split(",")), what=f"variant {text!r}")
+    items = re.split(r",(?![^\[]*\])", rest)  # commas inside a JSON list belong to its value
+    return name, registry.parse_overrides(filter(None, items), what=f"variant {text!r}")
 
 
 def variant_spec(variant, initialize=True):

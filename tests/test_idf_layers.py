@@ -65,6 +65,29 @@ def test_whole_flow_is_a_bijection_on_every_pixel():
     np.testing.assert_array_equal(ops.convert_to_numpy(model.inverse(ys, z)), images)
 
 
+def test_levels_can_have_their_own_number_of_couplings_and_width():
+    model = IntegerDiscreteFlow(width=[16, 8], flows_per_level=[1, 3], levels=2)
+    assert [c.width for c in model.couplings] == [16, 8, 8, 8] and [p.width for p in model.split_priors] == [16]
+    assert [len(model._steps(level)) for level in range(2)] == [1, 3]
+    _jolt(model)
+    images = RNG.integers(0, 256, (4, 32, 32, 3)).astype("uint8")
+    ys, z = model.latents(images)
+    np.testing.assert_array_equal(ops.convert_to_numpy(model.inverse(ys, z)), images)
+    again = IntegerDiscreteFlow.from_config(model.get_config())
+    assert again.get_config()["flows_per_level"] == [1, 3] and again.get_config()["width"] == [16, 8]
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"flows_per_level": [2, 2, 2]}, "list of 2 ints"), ({"width": [16]}, "list of 2 ints"),
+    ({"flows_per_level": [2, -1]}, "at least 0"), ({"width": [16, 0]}, "at least 1"),
+])
+def test_per_level_lists_of_the_wrong_length_or_sign_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        IntegerDiscreteFlow(levels=2, **{"width": 8, **arguments})
+
+
 def test_straight_through_gradient():
     x = tf.Variable([0.2, 1.7, -2.5, 3.49])
     weights = tf.constant([1.0, -2.0, 3.0, 0.5])

@@ -241,6 +241,8 @@ def test_variant_probe_reads_names_and_json_overrides():
     assert probe.parse_variant("snf-fc-mnist") == ("snf-fc-mnist", {})
     assert probe.parse_variant("snf-fc-mnist:reconstruction_trains=inverse,reconstruction_weight=10") == (
         "snf-fc-mnist", {"reconstruction_trains": "inverse", "reconstruction_weight": 10})
+    assert probe.parse_variant("idf-photos:flows_per_level=[2,4,6],width=96,recipe.crop=64") == (
+        "idf-photos", {"flows_per_level": [2, 4, 6], "width": 96, "recipe.crop": 64})
     with pytest.raises(ValueError, match="expected key=value"):
         probe.parse_variant("snf-fc-mnist:inverse")
 

@@ -1,7 +1,8 @@
 """The Integer Discrete Flow: uint8 images <-> integer latents, with exact bits per dimension.
 
 Per level: squeeze, then `flows_per_level` x [channel permutation, integer
-coupling]; between levels a split prior factors out half the channels; the
+coupling] (one number for every level, or a list of one per level, like the
+networks' `width`); between levels a split prior factors out half the channels; the
 last latent gets a learned mixture of discretized logistics. The flow is a
 bijection on integers, so -log2 P(x) is exactly the priors' -log2 P of the
 latents. With `fully_convolutional=True` the last prior is one mixture per
@@ -39,14 +40,15 @@ class IntegerDiscreteFlow(keras.Model):
         self.image_shape, self.levels, self.flows_per_level = tuple(image_shape), levels, flows_per_level
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
         self.fully_convolutional = fully_convolutional
+        flows, widths = _per_level(flows_per_level, levels, "flows_per_level"), _per_level(width, levels, "width")
+        self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
         self.squeezes = [Squeeze(name=f"squeeze{i}") for i in range(levels)]
-        self.permutations = [
-            ChannelPermutation(seed=seed + i, name=f"permute{i}") for i in range(levels * flows_per_level)
-        ]
+        self.permutations = [ChannelPermutation(seed=seed + i, name=f"permute{i}") for i in range(sum(flows))]
         self.couplings = [
-            IntegerCoupling(width, depth, name=f"coupling{i}") for i in range(levels * flows_per_level)
+            IntegerCoupling(widths[level], depth, name=f"coupling{i}")
+            for level in range(levels) for i in range(self._starts[level], self._starts[level + 1])
         ]
-        self.split_priors = [SplitPrior(width, depth, name=f"split{i}") for i in range(levels - 1)]
+        self.split_priors = [SplitPrior(widths[i], depth, name=f"split{i}") for i in range(levels - 1)]
         self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
         self.build()  # the shapes are known: create the weights now, so a rebuilt config can take them
 
@@ -56,8 +58,8 @@ class IntegerDiscreteFlow(keras.Model):
             self.built = True
 
     def _steps(self, level):
-        i = level * self.flows_per_level
-        return list(zip(self.permutations[i : i + self.flows_per_level], self.couplings[i : i + self.flows_per_level]))
+        i, j = self._starts[level], self._starts[level + 1]
+        return list(zip(self.permutations[i:j], self.couplings[i:j]))
 
     def level_forward(self, level, z):
         """Squeeze, then the level's permutations and couplings."""
@@ -123,10 +125,28 @@ class IntegerDiscreteFlow(keras.Model):
             **super().get_config(),
             "image_shape": self.image_shape,
             "levels": self.levels,
-            "flows_per_level": self.flows_per_level,
-            "width": self.width,
+            "flows_per_level": _listed(self.flows_per_level),
+            "width": _listed(self.width),
             "depth": self.depth,
             "mixtures": self.mixtures,
             "seed": self.seed,
             "fully_convolutional": self.fully_convolutional,
         }
+
+
+def _per_level(value, levels, name):
+    """`value` for each of `levels` levels: one number for all, or a list of one per level."""
+    if isinstance(value, int):
+        values = [value] * levels
+    else:
+        values = list(value)
+        if len(values) != levels or not all(isinstance(v, int) for v in values):
+            raise ValueError(f"{name} must be an int or a list of {levels} ints (one per level), got {value!r}")
+    lowest = 0 if name == "flows_per_level" else 1
+    if min(values) < lowest:
+        raise ValueError(f"{name} must be at least {lowest} at every level, got {value!r}")
+    return values
+
+
+def _listed(value):
+    return value if isinstance(value, int) else list(value)
