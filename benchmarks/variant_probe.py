@@ -5,7 +5,8 @@ recipe change (a builder argument or a recipe field) is chosen; the test split i
 
 Each variant is `NAME` or `NAME:key=value[,key=value...]`; a key is a builder argument, or
 `recipe.FIELD` for a field of the recipe (`idf-photos:levels=5,recipe.crop=128,recipe.batch_size=4`;
-a list is JSON: `idf-photos:flows_per_level=[2,4,6,6,6]`).
+a list is JSON: `idf-photos:flows_per_level=[2,4,6,6,6]`; `recipe.initialize` takes a function's dotted
+name: `recipe.initialize=zoo.idf.recipes.grown_from_idf_photos`).
 Values are read as JSON where they parse (numbers, true/false) and as strings otherwise.
 
 Writes results/variants_<label>.md.
@@ -17,6 +18,7 @@ Usage:
 
 import argparse
 import dataclasses
+import importlib
 import json
 import re
 import sys
@@ -45,21 +47,25 @@ def variant_spec(variant, initialize=True):
     recipe_kw = {k.removeprefix("recipe."): v for k, v in overrides.items() if k.startswith("recipe.")}
     if not initialize:
         recipe_kw["initialize"] = None
+    elif isinstance(recipe_kw.get("initialize"), str):  # a dotted name: zoo.idf.recipes.grown_from_idf_photos
+        module, _, function = recipe_kw["initialize"].rpartition(".")
+        recipe_kw["initialize"] = getattr(importlib.import_module(module), function)
     recipe = dataclasses.replace(base.recipe, **recipe_kw)
     return dataclasses.replace(registry.with_builder_overrides(base, builder_kw), recipe=recipe)
 
 
-def run(variant, epochs, workdir, data_dir=None, initialize=True):
+def run(variant, epochs, workdir, data_dir=None, initialize=True, lr_scale=1.0):
     """Per-epoch validation logs and seconds of one variant trained by its recipe (nothing published).
 
     `initialize=False` skips the recipe's initializer (a model started from another's weights then
     starts from scratch, as a variant whose shapes differ must)."""
     record, finished = Path(workdir) / "best.json", Path(workdir) / "finished"
-    if finished.exists() and finished.read_text() == f"{variant} {epochs}":  # done in an earlier call
+    marker = f"{variant} {epochs}" + (f" lr x{lr_scale:g}" if lr_scale != 1 else "")
+    if finished.exists() and finished.read_text() == marker:  # done in an earlier call
         return json.loads(record.read_text())
     spec = variant_spec(variant, initialize)
-    training.train(spec, epochs=epochs, workdir=workdir, data_dir=data_dir, publish=False)
-    finished.write_text(f"{variant} {epochs}")
+    training.train(spec, epochs=epochs, workdir=workdir, data_dir=data_dir, publish=False, lr_scale=lr_scale)
+    finished.write_text(marker)
     return json.loads(record.read_text())
 
 
@@ -74,6 +80,8 @@ def main(argv=None):
                                           "command again skips finished variants and resumes an interrupted one")
     parser.add_argument("--no-initialize", action="store_true",
                         help="skip the recipes' initializers: every variant starts from random weights")
+    parser.add_argument("--lr-scale", type=float, default=1.0,
+                        help="multiply every variant's learning rate (a continuation of a trained model wants less)")
     args = parser.parse_args(argv)
     for variant in args.variants:  # fail on a typo before hours of training
         variant_spec(variant)
@@ -82,7 +90,8 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, variant in enumerate(args.variants):
-            state = run(variant, args.epochs, Path(args.workdir or tmp) / f"{i}", initialize=not args.no_initialize)
+            state = run(variant, args.epochs, Path(args.workdir or tmp) / f"{i}", initialize=not args.no_initialize,
+                        lr_scale=args.lr_scale)
             values = [epoch[f"val_{metric}"] for epoch in state["epochs"]]
             seconds = sum(epoch["seconds"] for epoch in state["epochs"]) / len(state["epochs"])
             rows.append([f"`{variant}`", *(f"{values[e - 1]:.4g}" for e in shown), f"{seconds:.0f}"])
@@ -91,6 +100,7 @@ def main(argv=None):
     table = markdown_table(header, rows)
     print(table)
     start = "from random weights" if args.no_initialize else "from each recipe's starting point"
+    start += f", learning rate x{args.lr_scale:g}" if args.lr_scale != 1 else ""
     write_results(f"variants_{args.label}", f"Recipe variants, {args.epochs} epochs each {start}, "
                                              f"validation {metric}", table)
 

@@ -46,3 +46,30 @@ def test_photo_models_start_from_every_layer_they_share_with_idf_cifar10(levels)
             np.testing.assert_array_equal(w.numpy(), v, err_msg=w.path)
     assert copied == 3 * 4 * 2 + 2  # couplings and permutations of three levels, two split priors
     assert len(model.layers) > len(source) or levels == 3
+
+
+def test_a_flow_grown_from_idf_photos_codes_exactly_as_idf_photos():
+    import numpy as np
+
+    import zoo
+    from zoo.idf.recipes import grown_from_idf_photos
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 64, 96, 3)).astype("uint8")
+    grown = zoo.load("idf-photos", pretrained=False, flows_per_level=[5, 4, 6, 4, 7])
+    assert grown_from_idf_photos(grown)["model"] == "idf-photos"
+    source = zoo.load("idf-photos")
+    ours, theirs = grown.latents(images), source.latents(images)
+    for a, b in zip([*ours[0], ours[1]], [*theirs[0], theirs[1]]):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    added = [p.order.numpy() for p, _ in grown._steps(2)[4:]]
+    assert not np.array_equal(added[0], np.arange(len(added[0])))  # the added pair permutes, then undoes it
+
+
+def test_growing_refuses_fewer_couplings_than_idf_photos():
+    import pytest
+
+    import zoo
+    from zoo.idf.recipes import grown_from_idf_photos
+
+    with pytest.raises(ValueError, match="level 1 has 3 couplings"):
+        grown_from_idf_photos(zoo.load("idf-photos", pretrained=False, flows_per_level=[4, 3, 4, 4, 4]))

@@ -269,7 +269,7 @@ def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, mon
     probe = _script("variant_probe")
     calls = []
 
-    def fake_train(spec, epochs, workdir, data_dir, publish):
+    def fake_train(spec, epochs, workdir, data_dir, publish, lr_scale):
         calls.append(spec.name)
         (workdir / "best.json").write_text(json.dumps({"epochs": [{"epoch": 1, "seconds": 1.0, "val_loss": 2.0}]}))
 
@@ -280,6 +280,8 @@ def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, mon
     assert calls == ["snf-fc-mnist"] and first == again
     probe.run("snf-fc-mnist", 2, tmp_path / "0")  # more epochs: not the same run
     assert calls == ["snf-fc-mnist", "snf-fc-mnist"]
+    probe.run("snf-fc-mnist", 2, tmp_path / "0", lr_scale=0.1)  # another rate: not the same run either
+    assert len(calls) == 3
 
 
 def test_idf_validation_measures_crops_and_whole_images_of_one_model():

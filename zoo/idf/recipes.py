@@ -14,6 +14,7 @@ layers of further levels start fresh.
 import dataclasses
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from zoo import data
@@ -144,6 +145,45 @@ def _from_idf_cifar10(model):
                 w.assign(v)
     files = hub.fetch("idf-cifar10").files
     return {"model": "idf-cifar10", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
+
+
+def grown_from_idf_photos(model):
+    """Start a flow with at least idf-photos' couplings at every level from the published idf-photos, the
+    added couplings computing the identity: the model then codes exactly as idf-photos does, and training
+    shows what capacity added at a level is worth.
+
+    Each level's first steps (permutation, coupling) and the split priors and last prior take idf-photos'
+    weights; the added steps come after them, their couplings' heads are zero-initialised (no translation)
+    and their permutations come in pairs, each undoing the one before (a lone last one is the identity),
+    so the level's output keeps the channel order its split prior was trained on.
+
+    Example (`benchmarks/variant_probe.py`, two couplings more at level 2):
+        idf-photos:flows_per_level=[4,4,6,4,4],recipe.initialize=zoo.idf.recipes.grown_from_idf_photos
+    """
+    import zoo
+    from zoo import hub, manifest
+
+    source = zoo.load("idf-photos")
+    if model.levels != source.levels or model.image_shape[-1] != source.image_shape[-1]:
+        raise ValueError(f"a flow grown from idf-photos needs its {source.levels} levels and "
+                         f"{source.image_shape[-1]} channels")
+    for level in range(model.levels):
+        theirs, ours = source._steps(level), model._steps(level)
+        if len(ours) < len(theirs):
+            raise ValueError(f"level {level} has {len(ours)} couplings, fewer than idf-photos' {len(theirs)}")
+        for (their_permute, their_coupling), (permute, coupling) in zip(theirs, ours):
+            permute.set_weights(their_permute.get_weights())
+            coupling.set_weights(their_coupling.get_weights())  # a width other than idf-photos' raises here
+        added = [permute for permute, _ in ours[len(theirs):]]
+        for first, second in zip(added[::2], added[1::2]):
+            second.set_weights(first.get_weights()[::-1])  # (order, inverse order) swapped: the inverse
+        if len(added) % 2:
+            identity = np.arange(added[-1].order.shape[0], dtype="int32")
+            added[-1].set_weights([identity, identity])
+    for theirs, ours in [*zip(source.split_priors, model.split_priors), (source.prior, model.prior)]:
+        ours.set_weights(theirs.get_weights())
+    files = hub.fetch("idf-photos").files
+    return {"model": "idf-photos", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
 
 
 PHOTO_RECIPE = PhotoRecipe(
