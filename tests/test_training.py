@@ -168,6 +168,32 @@ def test_from_pretrained_starts_at_the_published_weights(isolated, tmp_path, mon
     assert runs[0]["total_wall_clock_s"] > first["wall_clock_s"]
 
 
+def test_from_weights_starts_at_a_run_s_weights_and_chains_its_command(isolated, tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, **kw: commands.append((command, run)))
+    model, _ = training.train(TINY, epochs=1, workdir=tmp_path / "first", command="zoo train tiny --workdir first")
+    seen = []
+
+    class _First(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append([w.copy() for w in self.model.get_weights()])
+
+    weights = tmp_path / "first" / "best.weights.h5"
+    training.train(TINY, epochs=1, workdir=tmp_path / "second", from_weights=weights, callbacks=[_First()],
+                   command="zoo train tiny --from-weights first/best.weights.h5")
+    for start, trained in zip(seen[0], model.get_weights()):
+        np.testing.assert_allclose(start, trained, rtol=1e-6)
+    command, run = commands[-1]
+    assert command == "zoo train tiny --workdir first && zoo train tiny --from-weights first/best.weights.h5"
+    assert run["initialized_from"]["weights_sha256"] == manifest.sha256(weights)
+    with pytest.raises(ValueError, match="not both"):
+        training.train(TINY, epochs=1, workdir=tmp_path / "third", from_weights=weights, from_pretrained=True)
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        training.train(TINY, epochs=1, workdir=tmp_path / "third", from_weights=tmp_path / "missing.weights.h5")
+
+
 def test_the_optimizer_is_made_for_the_run_s_total_steps(isolated, tmp_path):
     import dataclasses
 

@@ -147,6 +147,8 @@ def _parser():
     p.add_argument("--no-publish", action="store_true", help="train only; do not evaluate or publish")
     p.add_argument("--from-pretrained", action="store_true",
                    help="start from the published checkpoint instead of a fresh model (to keep improving it)")
+    p.add_argument("--from-weights", metavar="FILE",
+                   help="start from this weights file of the model (an earlier run's best.weights.h5, say)")
     p.add_argument("--seed", type=int, help="replaces the recipe's seed (initialization, shuffling, augmentation)")
     p.add_argument("--lr-scale", type=float, default=1.0,
                    help="multiplies the recipe's learning rate, schedule and all (default 1; a continuation with "
@@ -274,6 +276,8 @@ def _train(args):
         overrides = registry.parse_overrides(args.set, "--set")
     except ValueError as e:
         raise ZooError(str(e)) from None
+    if args.from_weights and args.from_pretrained:
+        raise ZooError("--from-weights and --from-pretrained both choose the starting weights; give one")
     spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
     training.train(
         spec,
@@ -285,6 +289,7 @@ def _train(args):
         data_dir=args.data_dir,
         publish=not args.no_publish,
         from_pretrained=args.from_pretrained,
+        from_weights=args.from_weights,
         command=args.command_line,
         seed=args.seed,
         lr_scale=args.lr_scale,

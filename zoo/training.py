@@ -188,6 +188,7 @@ def train(
     from_pretrained=False,
     seed=None,
     lr_scale=1.0,
+    from_weights=None,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -206,10 +207,16 @@ def train(
     `seed` replaces the recipe's (initialization, shuffling, augmentation).
     `lr_scale` multiplies the recipe's learning rate, schedule and all: a
     continuation of a converged checkpoint usually wants a fraction of it.
+    `from_weights` starts from a weights file of this model instead, such as an
+    earlier run's `best.weights.h5`; where that run's folder holds its training
+    log, the published command and log chain that run before this one.
     """
     recipe = spec.recipe
     if recipe is None:
         raise ValueError(f"'{spec.name}' has no training recipe")
+    if from_weights and from_pretrained:
+        raise ValueError("start from the published checkpoint or from a weights file, not both")
+    earlier_runs = _runs_before(from_weights) if from_weights else []
     if seed is not None:
         recipe = dataclasses.replace(recipe, seed=seed)
     keras.utils.set_random_seed(recipe.seed)
@@ -235,6 +242,9 @@ def train(
         if from_pretrained:
             model.load_weights(hub.fetch(spec.name).files[checkpoint.WEIGHTS])
             started_from = manifest.entry(spec.name)
+        elif from_weights:
+            model.load_weights(from_weights)
+            initialized_from = {"weights": str(from_weights), "weights_sha256": manifest.sha256(Path(from_weights))}
         elif recipe.initialize is not None:
             initialized_from = recipe.initialize(model)
         optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
@@ -264,10 +274,12 @@ def train(
     if not publish:
         return model, None
     command = command or f"zoo train {spec.name}"
-    log = {"runs": [*(_published_log(spec.name) if from_pretrained else []),
+    log = {"runs": [*(_published_log(spec.name) if from_pretrained else earlier_runs),
                     {"command": command, "monitor": best.monitor, "epochs": best.state["epochs"]}]}
     if from_pretrained:  # the checkpoint it started from is part of how to reproduce it
         command = f"{started_from['commands']['train']} && {command}"
+    elif earlier_runs:
+        command = " && ".join([*(r["command"] for r in earlier_runs), command])
     run = {
         "epochs": epochs,
         "best_epoch": best.best_epoch,
@@ -292,6 +304,15 @@ def train(
         publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"], data_dir=data_dir,
                 code=code, run=run, training_log=log)
     return model, metrics
+
+
+def _runs_before(weights):
+    """The runs that made a weights file, from the training log beside it ([] where there is none)."""
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"no weights file at {weights}")
+    log = weights.parent / TRAINING_LOG
+    return json.loads(log.read_text())["runs"] if log.is_file() else []
 
 
 def _published_log(name):
