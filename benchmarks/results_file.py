@@ -24,12 +24,21 @@ def markdown_table(header, rows):
     return "\n".join(lines)
 
 
-def write_results(name, title, table, notes=""):
-    """Write `results/<name>.md` with the date, the git commit measured and the command that ran."""
+def _code_at_start():
+    """The checkout's commit when the script started (a long benchmark must not record a later one)."""
     sys.path.insert(0, str(ROOT))
     from zoo.training import code_version
 
-    code = code_version()
+    return code_version()
+
+
+_CODE = _code_at_start()
+
+
+def write_results(name, title, table, notes=""):
+    """Write `results/<name>.md` with the date, the git commit measured (the one checked out when the script
+    started) and the command that ran."""
+    code = _CODE
     commit = code["commit"] + (" (with uncommitted changes)" if code["dirty"] else "")
     command = " ".join(f"{k}={v}" for k, v in os.environ.items() if k == "ZOO_DATA_DIR")
     command = (command + " " if command else "") + "python " + shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
