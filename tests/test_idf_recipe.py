@@ -73,3 +73,13 @@ def test_growing_refuses_fewer_couplings_than_idf_photos():
 
     with pytest.raises(ValueError, match="level 1 has 3 couplings"):
         grown_from_idf_photos(zoo.load("idf-photos", pretrained=False, flows_per_level=[4, 3, 4, 4, 4]))
+
+
+def test_freezing_leaves_only_the_added_couplings_trainable():
+    import zoo
+    from zoo.idf.recipes import train_only_added_couplings
+
+    grown = zoo.load("idf-photos", pretrained=False, flows_per_level=[4, 4, 4, 6, 4])
+    train_only_added_couplings(grown)
+    trainable = {layer.name for layer in grown.layers if layer.trainable_weights}
+    assert trainable == {coupling.name for _, coupling in grown._steps(3)[4:]}

@@ -12,6 +12,7 @@ layers of further levels start fresh.
 """
 
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -147,7 +148,7 @@ def _from_idf_cifar10(model):
     return {"model": "idf-cifar10", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
 
 
-def grown_from_idf_photos(model):
+def grown_from_idf_photos(model, freeze=False):
     """Start a flow with at least idf-photos' couplings at every level from the published idf-photos, the
     added couplings computing the identity: the model then codes exactly as idf-photos does, and training
     shows what capacity added at a level is worth.
@@ -156,6 +157,10 @@ def grown_from_idf_photos(model):
     weights; the added steps come after them, their couplings' heads are zero-initialised (no translation)
     and their permutations come in pairs, each undoing the one before (a lone last one is the identity),
     so the level's output keeps the channel order its split prior was trained on.
+
+    With `freeze`, every layer that took idf-photos' weights is frozen (`trainable = False`), so training
+    moves only the added couplings: what they can add to the trained flow, at any rate
+    (`train_only_added_couplings`).
 
     Example (`benchmarks/variant_probe.py`, two couplings more at level 2):
         idf-photos:flows_per_level=[4,4,6,4,4],recipe.initialize=zoo.idf.recipes.grown_from_idf_photos
@@ -174,6 +179,7 @@ def grown_from_idf_photos(model):
         for (their_permute, their_coupling), (permute, coupling) in zip(theirs, ours):
             permute.set_weights(their_permute.get_weights())
             coupling.set_weights(their_coupling.get_weights())  # a width other than idf-photos' raises here
+            coupling.trainable = not freeze
         added = [permute for permute, _ in ours[len(theirs):]]
         for first, second in zip(added[::2], added[1::2]):
             second.set_weights(first.get_weights()[::-1])  # (order, inverse order) swapped: the inverse
@@ -182,8 +188,12 @@ def grown_from_idf_photos(model):
             added[-1].set_weights([identity, identity])
     for theirs, ours in [*zip(source.split_priors, model.split_priors), (source.prior, model.prior)]:
         ours.set_weights(theirs.get_weights())
+        ours.trainable = not freeze
     files = hub.fetch("idf-photos").files
     return {"model": "idf-photos", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
+
+
+train_only_added_couplings = functools.partial(grown_from_idf_photos, freeze=True)
 
 
 PHOTO_RECIPE = PhotoRecipe(
