@@ -416,8 +416,9 @@ def _encode_segment(values, low, width, keys, models, coder):
 def _decode_segment(low, width, keys, models, coder):
     """The integer values `_encode_segment` pushed."""
     order, groups = _grouped(keys)
+    decoded = [coder.decode(models[key], end - start) for key, start, end in groups]
     symbols = np.empty(len(keys), np.int32)
-    symbols[order] = np.concatenate([np.zeros(0, np.int32)] + [coder.decode(models[key], end - start) for key, start, end in groups])
+    symbols[order] = np.concatenate([np.zeros(0, np.int32), *decoded])
     values = low + symbols
     outside = symbols == width
     if outside.any():
