@@ -40,7 +40,7 @@ class IntegerDiscreteFlow(keras.Model):
         self.image_shape, self.levels, self.flows_per_level = tuple(image_shape), levels, flows_per_level
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
         self.fully_convolutional = fully_convolutional
-        flows, widths = _per_level(flows_per_level, levels, "flows_per_level"), _per_level(width, levels, "width")
+        flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
         self.squeezes = [Squeeze(name=f"squeeze{i}") for i in range(levels)]
         self.permutations = [ChannelPermutation(seed=seed + i, name=f"permute{i}") for i in range(sum(flows))]
@@ -134,15 +134,14 @@ class IntegerDiscreteFlow(keras.Model):
         }
 
 
-def _per_level(value, levels, name):
-    """`value` for each of `levels` levels: one number for all, or a list of one per level."""
+def _per_level(value, levels, name, lowest):
+    """`value` for each of `levels` levels (one number for all, or a list of one per level), each at least `lowest`."""
     if isinstance(value, int):
         values = [value] * levels
     else:
         values = list(value)
         if len(values) != levels or not all(isinstance(v, int) for v in values):
             raise ValueError(f"{name} must be an int or a list of {levels} ints (one per level), got {value!r}")
-    lowest = 0 if name == "flows_per_level" else 1
     if min(values) < lowest:
         raise ValueError(f"{name} must be at least {lowest} at every level, got {value!r}")
     return values

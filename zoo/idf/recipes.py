@@ -125,13 +125,19 @@ class PhotoRecipe(Recipe):
         }
 
 
+def _provenance(name):
+    """What a model started from: the published `name` and the sha256 of its weights, for the manifest."""
+    from zoo import hub, manifest
+
+    return {"model": name, "weights_sha256": manifest.sha256(hub.fetch(name).files["model.weights.h5"])}
+
+
 def _from_idf_cifar10(model):
     """idf-photos starts from idf-cifar10: every layer the two share by name and shape (the couplings,
     permutations and split priors of idf-cifar10's levels), and the last prior (one mixture per channel)
     from idf-cifar10's at an interior position of its 4x4 last latent when the channels agree. Layers
     idf-cifar10 does not have (the split priors and couplings of further levels) keep their fresh weights."""
     import zoo
-    from zoo import hub, manifest
 
     source = zoo.load("idf-cifar10")
     theirs = {layer.name: layer for layer in source.layers}
@@ -144,8 +150,7 @@ def _from_idf_cifar10(model):
         if [v.shape for v in values] == [tuple(w.shape) for w in layer.weights]:
             for w, v in zip(layer.weights, values):
                 w.assign(v)
-    files = hub.fetch("idf-cifar10").files
-    return {"model": "idf-cifar10", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
+    return _provenance("idf-cifar10")
 
 
 def grown_from_idf_photos(model, freeze=False):
@@ -166,7 +171,6 @@ def grown_from_idf_photos(model, freeze=False):
         idf-photos:flows_per_level=[4,4,6,4,4],recipe.initialize=zoo.idf.recipes.grown_from_idf_photos
     """
     import zoo
-    from zoo import hub, manifest
 
     source = zoo.load("idf-photos")
     if model.levels != source.levels or model.image_shape[-1] != source.image_shape[-1]:
@@ -189,8 +193,7 @@ def grown_from_idf_photos(model, freeze=False):
     for theirs, ours in [*zip(source.split_priors, model.split_priors), (source.prior, model.prior)]:
         ours.set_weights(theirs.get_weights())
         ours.trainable = not freeze
-    files = hub.fetch("idf-photos").files
-    return {"model": "idf-photos", "weights_sha256": manifest.sha256(files["model.weights.h5"])}
+    return _provenance("idf-photos")
 
 
 train_only_added_couplings = functools.partial(grown_from_idf_photos, freeze=True)
