@@ -18,6 +18,7 @@ Usage:
 
 import argparse
 import dataclasses
+import hashlib
 import importlib
 import json
 import re
@@ -54,13 +55,19 @@ def variant_spec(variant, initialize=True):
     return dataclasses.replace(registry.with_builder_overrides(base, builder_kw), recipe=recipe)
 
 
+def variant_folder(variant):
+    """The workdir subfolder of `variant`: named by the variant, so calls that split the variants between
+    them (one per core) share one workdir, and a last call with all of them gathers their table."""
+    return hashlib.sha256(variant.encode()).hexdigest()[:12]
+
+
 def run(variant, epochs, workdir, data_dir=None, initialize=True, lr_scale=1.0):
     """Per-epoch validation logs and seconds of one variant trained by its recipe (nothing published).
 
     `initialize=False` skips the recipe's initializer (a model started from another's weights then
     starts from scratch, as a variant whose shapes differ must)."""
     record, finished = Path(workdir) / "best.json", Path(workdir) / "finished"
-    marker = f"{variant} {epochs}" + (f" lr x{lr_scale:g}" if lr_scale != 1 else "")
+    marker = f"{variant} {epochs}" + (f" lr x{lr_scale:g}" if lr_scale != 1 else "") + ("" if initialize else " fresh")
     if finished.exists() and finished.read_text() == marker:  # done in an earlier call
         return json.loads(record.read_text())
     spec = variant_spec(variant, initialize)
@@ -76,8 +83,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--report-epochs", type=int, nargs="+", default=(1, 5),
                         help="also report the validation metric after these epochs (the last is always reported)")
-    parser.add_argument("--workdir", help="keep each variant's run here (default: a temporary folder); the same "
-                                          "command again skips finished variants and resumes an interrupted one")
+    parser.add_argument("--workdir", help="keep each variant's run here (default: a temporary folder); a later call naming "
+                                          "a variant again (any command, same epochs) skips it when finished and "
+                                          "resumes it when interrupted")
     parser.add_argument("--no-initialize", action="store_true",
                         help="skip the recipes' initializers: every variant starts from random weights")
     parser.add_argument("--lr-scale", type=float, default=1.0,
@@ -89,9 +97,9 @@ def main(argv=None):
     shown = sorted({e for e in args.report_epochs if e < args.epochs} | {args.epochs})
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i, variant in enumerate(args.variants):
-            state = run(variant, args.epochs, Path(args.workdir or tmp) / f"{i}", initialize=not args.no_initialize,
-                        lr_scale=args.lr_scale)
+        for variant in args.variants:
+            state = run(variant, args.epochs, Path(args.workdir or tmp) / variant_folder(variant),
+                        initialize=not args.no_initialize, lr_scale=args.lr_scale)
             values = [epoch[f"val_{metric}"] for epoch in state["epochs"]]
             seconds = sum(epoch["seconds"] for epoch in state["epochs"]) / len(state["epochs"])
             rows.append([f"`{variant}`", *(f"{values[e - 1]:.4g}" for e in shown), f"{seconds:.0f}"])

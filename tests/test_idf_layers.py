@@ -79,6 +79,49 @@ def test_levels_can_have_their_own_number_of_couplings_and_width():
     np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
 
 
+IDF_PLUS_PLUS = {"undo_permutations": True, "rezero": True, "norm_groups": 4}
+
+
+def test_the_idf_plus_plus_options_keep_an_exact_bijection_that_reloads():
+    model = IntegerDiscreteFlow(width=16, flows_per_level=2, **IDF_PLUS_PLUS)
+    _jolt(model)
+    images = RNG.integers(0, 256, (8, 32, 32, 3)).astype("uint8")
+    ys, z = model.latents(images)
+    np.testing.assert_array_equal(ops.convert_to_numpy(model.inverse(ys, z)), images)
+    again = IntegerDiscreteFlow.from_config(model.get_config())
+    assert {k: again.get_config()[k] for k in IDF_PLUS_PLUS} == IDF_PLUS_PLUS
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
+
+
+@pytest.mark.parametrize("undo", [False, True])
+def test_undone_permutations_leave_each_level_in_the_squeeze_order(undo):
+    model = IntegerDiscreteFlow(width=8, flows_per_level=3, levels=1, undo_permutations=undo)  # couplings: identity
+    z = _ints((2, 8, 8, 3))
+    squeezed = ops.convert_to_numpy(model.squeezes[0](z))
+    order = np.arange(12)
+    for permute in model.permutations:
+        order = order[permute.order.numpy()]
+    expected = squeezed if undo else squeezed[..., order]
+    np.testing.assert_array_equal(ops.convert_to_numpy(model.level_forward(0, z)), expected)
+
+
+def test_a_rezero_coupling_starts_as_the_identity_and_learns_through_its_gain():
+    coupling = IntegerCoupling(width=8, depth=1, rezero=True)
+    z = _ints((2, 4, 4, 8))
+    np.testing.assert_array_equal(ops.convert_to_numpy(coupling(z)), ops.convert_to_numpy(z))
+    assert np.abs(coupling.net.head.kernel.numpy()).sum() > 0  # the net itself is not zero
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(coupling(z) ** 2)
+    gradients = dict(zip([w.path for w in coupling.trainable_weights], tape.gradient(loss, coupling.trainable_weights)))
+    assert abs(float(gradients[coupling.gain.path])) > 0
+
+
+def test_group_normalization_must_divide_the_width():
+    with pytest.raises(ValueError, match="must divide the width"):
+        IntegerDiscreteFlow(width=12, norm_groups=8)
+
+
 @pytest.mark.parametrize("arguments, message", [
     ({"flows_per_level": [2, 2, 2]}, "list of 2 ints"), ({"width": [16]}, "list of 2 ints"),
     ({"flows_per_level": [2, -1]}, "at least 0"), ({"width": [16, 0]}, "at least 1"),
@@ -178,6 +221,7 @@ def test_priors_are_normalised_over_their_support():
 
 @pytest.mark.parametrize("layer", [
     Squeeze(), ChannelPermutation(seed=5), IntegerCoupling(width=8, depth=2), SplitPrior(width=8, depth=1),
+    IntegerCoupling(width=8, depth=1, rezero=True, norm_groups=2), SplitPrior(width=8, depth=0, norm_groups=4),
     MixturePrior(mixtures=4), ThinConv2D(3, 3, padding="same"),
 ])
 def test_layers_serialize(layer):

@@ -282,6 +282,10 @@ def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, mon
     assert calls == ["snf-fc-mnist", "snf-fc-mnist"]
     probe.run("snf-fc-mnist", 2, tmp_path / "0", lr_scale=0.1)  # another rate: not the same run either
     assert len(calls) == 3
+    probe.run("snf-fc-mnist", 2, tmp_path / "0", lr_scale=0.1, initialize=False)  # nor from random weights
+    assert len(calls) == 4
+    folders = {probe.variant_folder(v) for v in ["snf-fc-mnist", "snf-fc-mnist:depth=2", "snf-fc-mnist"]}
+    assert len(folders) == 2  # one per variant, whichever call names it
 
 
 def test_idf_validation_measures_crops_and_whole_images_of_one_model():

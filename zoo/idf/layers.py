@@ -146,26 +146,34 @@ def _tap_shifts(kh, kw, cout):
 
 @_serializable
 class ConvNet(keras.layers.Layer):
-    """conv3x3 -> `depth` residual blocks -> conv3x3, the last one zero-initialised (so the flow starts as identity)."""
+    """conv3x3 -> `depth` residual blocks -> conv3x3. The last one is zero-initialised (so the flow starts as
+    the identity) unless `zero_head=False`. With `norm_groups`, a group normalization (IDF++) follows every
+    hidden convolution: it normalizes over the whole image, the same on encode and decode, and keeps the
+    net independent of the position."""
 
-    def __init__(self, out_channels, width, depth, **kwargs):
+    def __init__(self, out_channels, width, depth, norm_groups=0, zero_head=True, **kwargs):
         super().__init__(**kwargs)
         self.out_channels, self.width, self.depth = out_channels, width, depth
-        conv = lambda n, **kw: keras.layers.Conv2D(n, 3, padding="same", **kw)  # noqa: E731
-        self.stem = conv(width, activation="relu")
-        self.inner = [conv(width, activation="relu") for _ in range(depth)]
-        self.outer = [conv(width) for _ in range(depth)]
+        self.norm_groups, self.zero_head = norm_groups, zero_head
+        if norm_groups and width % norm_groups:
+            raise ValueError(f"norm_groups={norm_groups} must divide the width {width}")
+        conv = lambda n: keras.layers.Conv2D(n, 3, padding="same")  # noqa: E731
+        norm = lambda: keras.layers.GroupNormalization(norm_groups) if norm_groups else keras.layers.Identity()  # noqa: E731
+        self.stem, self.stem_norm = conv(width), norm()
+        self.inner, self.inner_norms = [conv(width) for _ in range(depth)], [norm() for _ in range(depth)]
+        self.outer, self.outer_norms = [conv(width) for _ in range(depth)], [norm() for _ in range(depth)]
         head = ThinConv2D if out_channels < THIN_OUTPUTS else keras.layers.Conv2D
-        self.head = head(out_channels, 3, padding="same", kernel_initializer="zeros")
+        self.head = head(out_channels, 3, padding="same", kernel_initializer="zeros" if zero_head else "glorot_uniform")
 
     def call(self, x):
-        h = self.stem(x)
-        for inner, outer in zip(self.inner, self.outer):
-            h = ops.relu(h + outer(inner(h)))
+        h = ops.relu(self.stem_norm(self.stem(x)))
+        for inner, inner_norm, outer, outer_norm in zip(self.inner, self.inner_norms, self.outer, self.outer_norms):
+            h = ops.relu(h + outer_norm(outer(ops.relu(inner_norm(inner(h))))))
         return self.head(h)
 
     def get_config(self):
-        return {**super().get_config(), "out_channels": self.out_channels, "width": self.width, "depth": self.depth}
+        return {**super().get_config(), "out_channels": self.out_channels, "width": self.width, "depth": self.depth,
+                "norm_groups": self.norm_groups, "zero_head": self.zero_head}
 
 
 @_serializable
@@ -175,19 +183,27 @@ class IntegerCoupling(keras.layers.Layer):
     Forward: z2 + round(t(z1)); inverse: z2 - round(t(z1)), with the very same
     t, so the inverse is exact. Training sees t's gradient through the
     straight-through estimator.
+
+    The coupling starts as the identity: t's last convolution is zero-initialised, or, with `rezero=True`
+    (IDF++), t is a learned scalar gain, starting at 0, times a net initialised as usual. `norm_groups`
+    puts group normalization in the net (see `ConvNet`).
     """
 
-    def __init__(self, width, depth, **kwargs):
+    def __init__(self, width, depth, rezero=False, norm_groups=0, **kwargs):
         super().__init__(**kwargs)
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.rezero, self.norm_groups = width, depth, rezero, norm_groups
 
     def build(self, input_shape):
         channels = input_shape[-1]
         self.keep = channels - channels // 4
-        self.net = ConvNet(channels - self.keep, self.width, self.depth, name="net")
+        self.net = ConvNet(channels - self.keep, self.width, self.depth, self.norm_groups, zero_head=not self.rezero,
+                           name="net")
+        if self.rezero:
+            self.gain = self.add_weight(name="gain", shape=(), initializer="zeros")
 
     def translation(self, z1):
-        return self.net(z1 / SCALE) * SCALE
+        t = self.net(z1 / SCALE) * SCALE
+        return self.gain * t if self.rezero else t
 
     def call(self, z):
         z1, z2 = z[..., : self.keep], z[..., self.keep :]
@@ -198,7 +214,8 @@ class IntegerCoupling(keras.layers.Layer):
         return ops.concatenate([z1, z2 - ops.round(self.translation(z1))], axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "width": self.width, "depth": self.depth}
+        return {**super().get_config(), "width": self.width, "depth": self.depth, "rezero": self.rezero,
+                "norm_groups": self.norm_groups}
 
 
 LOG_SCALE_RANGE = (-7.0, 9.0)  # scales from 1e-3 to 8e3 lattice units
@@ -212,14 +229,14 @@ class SplitPrior(keras.layers.Layer):
     `call(z)` returns (kept half, y, log P(y) per example).
     """
 
-    def __init__(self, width, depth, **kwargs):
+    def __init__(self, width, depth, norm_groups=0, **kwargs):
         super().__init__(**kwargs)
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.norm_groups = width, depth, norm_groups
 
     def build(self, input_shape):
         channels = input_shape[-1]
         self.keep = channels // 2
-        self.net = ConvNet(2 * (channels - self.keep), self.width, self.depth, name="net")
+        self.net = ConvNet(2 * (channels - self.keep), self.width, self.depth, self.norm_groups, name="net")
 
     def params(self, kept):
         """(mean, log_scale) of the factored-out half, in lattice units."""
@@ -245,7 +262,7 @@ class SplitPrior(keras.layers.Layer):
         return kept, y, self.log_prob(kept, y)
 
     def get_config(self):
-        return {**super().get_config(), "width": self.width, "depth": self.depth}
+        return {**super().get_config(), "width": self.width, "depth": self.depth, "norm_groups": self.norm_groups}
 
 
 @_serializable

@@ -3,7 +3,13 @@
 Per level: squeeze, then `flows_per_level` x [channel permutation, integer
 coupling] (one number for every level, or a list of one per level, like the
 networks' `width`); between levels a split prior factors out half the channels; the
-last latent gets a learned mixture of discretized logistics. The flow is a
+last latent gets a learned mixture of discretized logistics. Three options of
+IDF++ (van den Berg et al., ICLR 2021, arXiv:2006.12459): `undo_permutations`
+applies each permutation's inverse after its coupling, so every level ends in
+the channel order its squeeze made and the split priors factor out the same
+half of each 2x2 patch; `rezero` starts each coupling as the identity through
+a learned gain at 0 instead of a zero last convolution; `norm_groups` puts a
+group normalization after every hidden convolution of the networks. The flow is a
 bijection on integers, so -log2 P(x) is exactly the priors' -log2 P of the
 latents. With `fully_convolutional=True` the last prior is one mixture per
 channel, shared by every position, and nothing else depends on the position
@@ -32,7 +38,7 @@ class IntegerDiscreteFlow(keras.Model):
     """`call(images)` returns each image's bits per dimension; `latents` and `inverse` are the bijection."""
 
     def __init__(self, image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5,
-                 seed=0, fully_convolutional=False, **kwargs):
+                 seed=0, fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, **kwargs):
         super().__init__(**kwargs)
         h, w, _ = image_shape
         if h % 2**levels or w % 2**levels:
@@ -40,15 +46,16 @@ class IntegerDiscreteFlow(keras.Model):
         self.image_shape, self.levels, self.flows_per_level = tuple(image_shape), levels, flows_per_level
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
         self.fully_convolutional = fully_convolutional
+        self.undo_permutations, self.rezero, self.norm_groups = undo_permutations, rezero, norm_groups
         flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
         self.squeezes = [Squeeze(name=f"squeeze{i}") for i in range(levels)]
         self.permutations = [ChannelPermutation(seed=seed + i, name=f"permute{i}") for i in range(sum(flows))]
         self.couplings = [
-            IntegerCoupling(widths[level], depth, name=f"coupling{i}")
+            IntegerCoupling(widths[level], depth, rezero, norm_groups, name=f"coupling{i}")
             for level in range(levels) for i in range(self._starts[level], self._starts[level + 1])
         ]
-        self.split_priors = [SplitPrior(widths[i], depth, name=f"split{i}") for i in range(levels - 1)]
+        self.split_priors = [SplitPrior(widths[i], depth, norm_groups, name=f"split{i}") for i in range(levels - 1)]
         self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
         self.build()  # the shapes are known: create the weights now, so a rebuilt config can take them
 
@@ -66,11 +73,15 @@ class IntegerDiscreteFlow(keras.Model):
         z = self.squeezes[level](z)
         for permute, coupling in self._steps(level):
             z = coupling(permute(z))
+            if self.undo_permutations:
+                z = permute.inverse(z)
         return z
 
     def level_inverse(self, level, z):
         """Exactly undo `level_forward`."""
         for permute, coupling in reversed(self._steps(level)):
+            if self.undo_permutations:
+                z = permute(z)
             z = permute.inverse(coupling.inverse(z))
         return self.squeezes[level].inverse(z)
 
@@ -131,6 +142,9 @@ class IntegerDiscreteFlow(keras.Model):
             "mixtures": self.mixtures,
             "seed": self.seed,
             "fully_convolutional": self.fully_convolutional,
+            "undo_permutations": self.undo_permutations,
+            "rezero": self.rezero,
+            "norm_groups": self.norm_groups,
         }
 
 

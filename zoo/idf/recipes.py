@@ -65,10 +65,10 @@ CIFAR10_RECIPE = Recipe(
 
 
 def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0,
-        fully_convolutional=False):
+        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0):
     """An Integer Discrete Flow for uint8 images of `image_shape` (see `IntegerDiscreteFlow`)."""
     return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed,
-                               fully_convolutional, name="idf")
+                               fully_convolutional, undo_permutations, rezero, norm_groups, name="idf")
 
 
 @register("idf-cifar10", recipe=CIFAR10_RECIPE)
