@@ -188,10 +188,27 @@ def test_from_weights_starts_at_a_run_s_weights_and_chains_its_command(isolated,
     command, run = commands[-1]
     assert command == "zoo train tiny --workdir first && zoo train tiny --from-weights first/best.weights.h5"
     assert run["initialized_from"]["weights_sha256"] == manifest.sha256(weights)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="not two of them"):
         training.train(TINY, epochs=1, workdir=tmp_path / "third", from_weights=weights, from_pretrained=True)
     with pytest.raises(FileNotFoundError, match="no weights file"):
         training.train(TINY, epochs=1, workdir=tmp_path / "third", from_weights=tmp_path / "missing.weights.h5")
+
+
+def test_from_scratch_skips_the_recipe_s_initializer(isolated, tmp_path, monkeypatch):
+    import dataclasses
+
+    called = []
+    recipe = dataclasses.replace(TINY.recipe, initialize=lambda model: called.append(model) or {"model": "other"})
+    published = []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, run, **kw: published.append(run))
+    spec = dataclasses.replace(TINY, recipe=recipe)
+    training.train(spec, epochs=1, steps_per_epoch=2, workdir=tmp_path / "a")
+    assert len(called) == 1 and published[-1]["initialized_from"] == {"model": "other"}
+    training.train(spec, epochs=1, steps_per_epoch=2, workdir=tmp_path / "b", from_scratch=True)
+    assert len(called) == 1 and "initialized_from" not in published[-1]
+    with pytest.raises(ValueError, match="not two of them"):
+        training.train(spec, epochs=1, workdir=tmp_path / "c", from_scratch=True, from_pretrained=True)
 
 
 def test_the_optimizer_is_made_for_the_run_s_total_steps(isolated, tmp_path):

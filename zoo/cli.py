@@ -149,6 +149,9 @@ def _parser():
                    help="start from the published checkpoint instead of a fresh model (to keep improving it)")
     p.add_argument("--from-weights", metavar="FILE",
                    help="start from this weights file of the model (an earlier run's best.weights.h5, say)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="start from random weights, skipping the recipe's initializer (idf-photos starts from "
+                   "idf-cifar10's layers, a binary network from its full-precision twin)")
     p.add_argument("--seed", type=int, help="replaces the recipe's seed (initialization, shuffling, augmentation)")
     p.add_argument("--lr-scale", type=float, default=1.0,
                    help="multiplies the recipe's learning rate, schedule and all (default 1; a continuation with "
@@ -276,8 +279,8 @@ def _train(args):
         overrides = registry.parse_overrides(args.set, "--set")
     except ValueError as e:
         raise ZooError(str(e)) from None
-    if args.from_weights and args.from_pretrained:
-        raise ZooError("--from-weights and --from-pretrained both choose the starting weights; give one")
+    if sum(map(bool, (args.from_weights, args.from_pretrained, args.from_scratch))) > 1:
+        raise ZooError("--from-weights, --from-pretrained and --from-scratch each choose the starting weights; give one")
     spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
     training.train(
         spec,
@@ -290,6 +293,7 @@ def _train(args):
         publish=not args.no_publish,
         from_pretrained=args.from_pretrained,
         from_weights=args.from_weights,
+        from_scratch=args.from_scratch,
         command=args.command_line,
         seed=args.seed,
         lr_scale=args.lr_scale,

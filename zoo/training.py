@@ -189,6 +189,7 @@ def train(
     seed=None,
     lr_scale=1.0,
     from_weights=None,
+    from_scratch=False,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -210,12 +211,15 @@ def train(
     `from_weights` starts from a weights file of this model instead, such as an
     earlier run's `best.weights.h5`; where that run's folder holds its training
     log, the published command and log chain that run before this one.
+    `from_scratch` starts from random weights, skipping the recipe's initializer
+    (which starts some models from another's weights): for a variant whose layers
+    the initializer would not fit.
     """
     recipe = spec.recipe
     if recipe is None:
         raise ValueError(f"'{spec.name}' has no training recipe")
-    if from_weights and from_pretrained:
-        raise ValueError("start from the published checkpoint or from a weights file, not both")
+    if sum(map(bool, (from_pretrained, from_weights, from_scratch))) > 1:
+        raise ValueError("start from the published checkpoint, a weights file or random weights, not two of them")
     earlier_runs = _runs_before(from_weights) if from_weights else []
     if seed is not None:
         recipe = dataclasses.replace(recipe, seed=seed)
@@ -245,7 +249,7 @@ def train(
         elif from_weights:
             model.load_weights(from_weights)
             initialized_from = {"weights": str(from_weights), "weights_sha256": manifest.sha256(Path(from_weights))}
-        elif recipe.initialize is not None:
+        elif recipe.initialize is not None and not from_scratch:
             initialized_from = recipe.initialize(model)
         optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
         fitted, loss = recipe.fit_target(model)
