@@ -66,8 +66,9 @@ def test_whole_flow_is_a_bijection_on_every_pixel():
 
 
 def test_levels_can_have_their_own_number_of_couplings_and_width():
-    model = IntegerDiscreteFlow(width=[16, 8], flows_per_level=[1, 3], levels=2)
+    model = IntegerDiscreteFlow(width=[16, 8], flows_per_level=[1, 3], depth=[1, 0], levels=2)
     assert [c.width for c in model.couplings] == [16, 8, 8, 8] and [p.width for p in model.split_priors] == [16]
+    assert [c.depth for c in model.couplings] == [1, 0, 0, 0] and [p.depth for p in model.split_priors] == [1]
     assert [len(model._steps(level)) for level in range(2)] == [1, 3]
     _jolt(model)
     images = RNG.integers(0, 256, (4, 32, 32, 3)).astype("uint8")
@@ -75,6 +76,7 @@ def test_levels_can_have_their_own_number_of_couplings_and_width():
     np.testing.assert_array_equal(ops.convert_to_numpy(model.inverse(ys, z)), images)
     again = IntegerDiscreteFlow.from_config(model.get_config())
     assert again.get_config()["flows_per_level"] == [1, 3] and again.get_config()["width"] == [16, 8]
+    assert again.get_config()["depth"] == [1, 0]
     again.set_weights(model.get_weights())
     np.testing.assert_array_equal(again(images).numpy(), model(images).numpy())
 
@@ -124,7 +126,7 @@ def test_group_normalization_must_divide_the_width():
 
 @pytest.mark.parametrize("arguments, message", [
     ({"flows_per_level": [2, 2, 2]}, "list of 2 ints"), ({"width": [16]}, "list of 2 ints"),
-    ({"flows_per_level": [2, -1]}, "at least 0"), ({"width": [16, 0]}, "at least 1"),
+    ({"flows_per_level": [2, -1]}, "at least 0"), ({"width": [16, 0]}, "at least 1"), ({"depth": [0, -1]}, "at least 0"),
 ])
 def test_per_level_lists_of_the_wrong_length_or_sign_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):

@@ -48,14 +48,15 @@ def test_photo_models_start_from_every_layer_they_share_with_idf_cifar10(levels)
     assert len(model.layers) > len(source) or levels == 3
 
 
-def test_a_flow_grown_from_idf_photos_codes_exactly_as_idf_photos():
+@pytest.mark.parametrize("growth", [{"flows_per_level": [5, 4, 6, 4, 7]}, {"depth": [0, 1, 0, 2, 1]}])
+def test_a_flow_grown_from_idf_photos_codes_exactly_as_idf_photos(growth):
     import numpy as np
 
     import zoo
     from zoo.idf.recipes import grown_from_idf_photos
 
     images = np.random.default_rng(0).integers(0, 256, (2, 64, 96, 3)).astype("uint8")
-    grown = zoo.load("idf-photos", pretrained=False, flows_per_level=[5, 4, 6, 4, 7])
+    grown = zoo.load("idf-photos", pretrained=False, **{"flows_per_level": [4, 4, 6, 4, 4], **growth})
     assert grown_from_idf_photos(grown)["model"] == "idf-photos"
     source = zoo.load("idf-photos")
     ours, theirs = grown.latents(images), source.latents(images)
@@ -73,6 +74,8 @@ def test_growing_refuses_fewer_couplings_than_idf_photos():
 
     with pytest.raises(ValueError, match="level 1 has 3 couplings"):
         grown_from_idf_photos(zoo.load("idf-photos", pretrained=False, flows_per_level=[4, 3, 4, 4, 4]))
+    with pytest.raises(ValueError, match="needs its rezero"):
+        grown_from_idf_photos(zoo.load("idf-photos", pretrained=False, rezero=True))
 
 
 def test_freezing_leaves_only_the_added_couplings_trainable():

@@ -2,7 +2,7 @@
 
 Per level: squeeze, then `flows_per_level` x [channel permutation, integer
 coupling] (one number for every level, or a list of one per level, like the
-networks' `width`); between levels a split prior factors out half the channels; the
+networks' `width` and `depth`); between levels a split prior factors out half the channels; the
 last latent gets a learned mixture of discretized logistics. Three options of
 IDF++ (van den Berg et al., ICLR 2021, arXiv:2006.12459): `undo_permutations`
 applies each permutation's inverse after its coupling, so every level ends in
@@ -48,14 +48,15 @@ class IntegerDiscreteFlow(keras.Model):
         self.fully_convolutional = fully_convolutional
         self.undo_permutations, self.rezero, self.norm_groups = undo_permutations, rezero, norm_groups
         flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
+        depths = _per_level(depth, levels, "depth", 0)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
         self.squeezes = [Squeeze(name=f"squeeze{i}") for i in range(levels)]
         self.permutations = [ChannelPermutation(seed=seed + i, name=f"permute{i}") for i in range(sum(flows))]
         self.couplings = [
-            IntegerCoupling(widths[level], depth, rezero, norm_groups, name=f"coupling{i}")
+            IntegerCoupling(widths[level], depths[level], rezero, norm_groups, name=f"coupling{i}")
             for level in range(levels) for i in range(self._starts[level], self._starts[level + 1])
         ]
-        self.split_priors = [SplitPrior(widths[i], depth, norm_groups, name=f"split{i}") for i in range(levels - 1)]
+        self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, name=f"split{i}") for i in range(levels - 1)]
         self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
         self.build()  # the shapes are known: create the weights now, so a rebuilt config can take them
 
@@ -138,7 +139,7 @@ class IntegerDiscreteFlow(keras.Model):
             "levels": self.levels,
             "flows_per_level": _listed(self.flows_per_level),
             "width": _listed(self.width),
-            "depth": self.depth,
+            "depth": _listed(self.depth),
             "mixtures": self.mixtures,
             "seed": self.seed,
             "fully_convolutional": self.fully_convolutional,

@@ -154,14 +154,15 @@ def _from_idf_cifar10(model):
 
 
 def grown_from_idf_photos(model, freeze=False):
-    """Start a flow with at least idf-photos' couplings at every level from the published idf-photos, the
-    added couplings computing the identity: the model then codes exactly as idf-photos does, and training
-    shows what capacity added at a level is worth.
+    """Start a flow with at least idf-photos' couplings and network depth at every level from the published
+    idf-photos, everything added computing the identity: the model then codes exactly as idf-photos does,
+    and training shows what capacity added at a level is worth.
 
     Each level's first steps (permutation, coupling) and the split priors and last prior take idf-photos'
     weights; the added steps come after them, their couplings' heads are zero-initialised (no translation)
     and their permutations come in pairs, each undoing the one before (a lone last one is the identity),
-    so the level's output keeps the channel order its split prior was trained on.
+    so the level's output keeps the channel order its split prior was trained on. Residual blocks added
+    to a network (a larger `depth`) start with their second convolution zero, so they pass their input on.
 
     With `freeze`, every layer that took idf-photos' weights is frozen (`trainable = False`), so training
     moves only the added couplings: what they can add to the trained flow, at any rate
@@ -176,13 +177,15 @@ def grown_from_idf_photos(model, freeze=False):
     if model.levels != source.levels or model.image_shape[-1] != source.image_shape[-1]:
         raise ValueError(f"a flow grown from idf-photos needs its {source.levels} levels and "
                          f"{source.image_shape[-1]} channels")
+    if (model.rezero, model.norm_groups) != (source.rezero, source.norm_groups):
+        raise ValueError("a flow grown from idf-photos needs its rezero and norm_groups")
     for level in range(model.levels):
         theirs, ours = source._steps(level), model._steps(level)
         if len(ours) < len(theirs):
             raise ValueError(f"level {level} has {len(ours)} couplings, fewer than idf-photos' {len(theirs)}")
         for (their_permute, their_coupling), (permute, coupling) in zip(theirs, ours):
             permute.set_weights(their_permute.get_weights())
-            coupling.set_weights(their_coupling.get_weights())  # a width other than idf-photos' raises here
+            _grow_net(coupling.net, their_coupling.net, coupling.name)
             coupling.trainable = not freeze
         added = [permute for permute, _ in ours[len(theirs):]]
         for first, second in zip(added[::2], added[1::2]):
@@ -190,10 +193,26 @@ def grown_from_idf_photos(model, freeze=False):
         if len(added) % 2:
             identity = np.arange(added[-1].order.shape[0], dtype="int32")
             added[-1].set_weights([identity, identity])
-    for theirs, ours in [*zip(source.split_priors, model.split_priors), (source.prior, model.prior)]:
-        ours.set_weights(theirs.get_weights())
+    for theirs, ours in zip(source.split_priors, model.split_priors):
+        _grow_net(ours.net, theirs.net, ours.name)
         ours.trainable = not freeze
+    model.prior.set_weights(source.prior.get_weights())
+    model.prior.trainable = not freeze
     return _provenance("idf-photos")
+
+
+def _grow_net(ours, theirs, owner):
+    """`ours` (a `ConvNet`) takes `theirs`' weights; the residual blocks `theirs` does not have start as the
+    identity: their second convolution zero, so h = relu(h + 0) = h (h is a ReLU's output)."""
+    if ours.depth < theirs.depth or ours.width != theirs.width:
+        raise ValueError(f"{owner}: width {ours.width} and depth {ours.depth} cannot start from "
+                         f"width {theirs.width} and depth {theirs.depth}")
+    shared = [(ours.stem, theirs.stem), (ours.head, theirs.head), *zip(ours.inner, theirs.inner),
+              *zip(ours.outer, theirs.outer)]
+    for layer, source in shared:
+        layer.set_weights(source.get_weights())
+    for outer in ours.outer[theirs.depth:]:
+        outer.set_weights([np.zeros_like(w) for w in outer.get_weights()])
 
 
 train_only_added_couplings = functools.partial(grown_from_idf_photos, freeze=True)
