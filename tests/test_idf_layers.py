@@ -106,6 +106,14 @@ def test_undone_permutations_leave_each_level_in_the_squeeze_order(undo):
         order = order[permute.order.numpy()]
     expected = squeezed if undo else squeezed[..., order]
     np.testing.assert_array_equal(ops.convert_to_numpy(model.level_forward(0, z)), expected)
+    _jolt(model, std=0.5)
+    naive = model.squeezes[0](z)  # one permutation at a time, as the docstring says, against the merged orders
+    for permute, coupling in model._steps(0):
+        naive = coupling(permute(naive))
+        naive = permute.inverse(naive) if undo else naive
+    out = model.level_forward(0, z)
+    np.testing.assert_array_equal(ops.convert_to_numpy(out), ops.convert_to_numpy(naive))
+    np.testing.assert_array_equal(ops.convert_to_numpy(model.level_inverse(0, out)), ops.convert_to_numpy(z))
 
 
 def test_a_rezero_coupling_starts_as_the_identity_and_learns_through_its_gain():

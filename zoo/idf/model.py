@@ -30,7 +30,7 @@ import math
 import keras
 from keras import ops
 
-from zoo.idf.layers import ChannelPermutation, IntegerCoupling, MixturePrior, SplitPrior, Squeeze, _spatial
+from zoo.idf.layers import ChannelPermutation, IntegerCoupling, MixturePrior, SplitPrior, Squeeze, _spatial, _take_channels
 
 
 @keras.saving.register_keras_serializable(package="zoo.idf")
@@ -58,6 +58,10 @@ class IntegerDiscreteFlow(keras.Model):
         ]
         self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, name=f"split{i}") for i in range(levels - 1)]
         self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
+        for level in range(levels):  # the permutations' orders are read before they are first called
+            channels = image_shape[-1] * 4 ** (level + 1) // 2**level
+            for permute, _ in self._steps(level):
+                permute.build((None, None, None, channels))
         self.build()  # the shapes are known: create the weights now, so a rebuilt config can take them
 
     def build(self, input_shape=None):
@@ -72,19 +76,34 @@ class IntegerDiscreteFlow(keras.Model):
     def level_forward(self, level, z):
         """Squeeze, then the level's permutations and couplings."""
         z = self.squeezes[level](z)
-        for permute, coupling in self._steps(level):
-            z = coupling(permute(z))
-            if self.undo_permutations:
-                z = permute.inverse(z)
-        return z
+        befores, after = self._channel_orders(level)
+        for order, (_, coupling) in zip(befores, self._steps(level)):
+            z = coupling(_take_channels(z, order))
+        return z if after is None else _take_channels(z, after)
 
     def level_inverse(self, level, z):
         """Exactly undo `level_forward`."""
-        for permute, coupling in reversed(self._steps(level)):
-            if self.undo_permutations:
-                z = permute(z)
-            z = permute.inverse(coupling.inverse(z))
+        first, afters = self._channel_orders(level, inverse=True)
+        if first is not None:
+            z = _take_channels(z, first)
+        for order, (_, coupling) in reversed(list(zip(afters, self._steps(level)))):
+            z = _take_channels(coupling.inverse(z), order)
         return self.squeezes[level].inverse(z)
+
+    def _channel_orders(self, level, inverse=False):
+        """The channel orders a level takes: (one before each coupling, one after the last or None), or for
+        the inverse (one before the last coupling's inverse or None, one after each coupling's inverse).
+
+        With `undo_permutations`, each permutation's inverse after its coupling and the next permutation are
+        one order, inverse_order[k][order[k + 1]], so a level takes one more than without."""
+        permutations = [permute for permute, _ in self._steps(level)]
+        if not self.undo_permutations or not permutations:
+            return (None, [p.inverse_order for p in permutations]) if inverse else ([p.order for p in permutations], None)
+        pairs = list(zip(permutations, permutations[1:]))
+        if inverse:
+            return permutations[-1].order, [permutations[0].inverse_order,
+                                            *(ops.take(b.inverse_order, a.order) for a, b in pairs)]
+        return [permutations[0].order, *(ops.take(a.inverse_order, b.order) for a, b in pairs)], permutations[-1].inverse_order
 
     def flow(self, images):
         """(list of (kept, factored-out) pairs at each split, last latent) of uint8 images."""
