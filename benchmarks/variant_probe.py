@@ -90,7 +90,12 @@ def main(argv=None):
                         help="skip the recipes' initializers: every variant starts from random weights")
     parser.add_argument("--lr-scale", type=float, default=1.0,
                         help="multiply every variant's learning rate (a continuation of a trained model wants less)")
+    parser.add_argument("--report", action="store_true",
+                        help="train nothing: the table of the epochs --workdir holds so far ('-' where a variant "
+                             "stopped before an epoch)")
     args = parser.parse_args(argv)
+    if args.report and not args.workdir:
+        parser.error("--report reads the runs of --workdir")
     for variant in args.variants:  # fail on a typo before hours of training
         variant_spec(variant)
     metric = registry.spec(parse_variant(args.variants[0])[0]).recipe.metric
@@ -98,17 +103,23 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for variant in args.variants:
-            state = run(variant, args.epochs, Path(args.workdir or tmp) / variant_folder(variant),
-                        initialize=not args.no_initialize, lr_scale=args.lr_scale)
+            folder = Path(args.workdir or tmp) / variant_folder(variant)
+            if args.report:
+                record = folder / "best.json"
+                state = json.loads(record.read_text()) if record.exists() else {"epochs": []}
+            else:
+                state = run(variant, args.epochs, folder, initialize=not args.no_initialize, lr_scale=args.lr_scale)
             values = [epoch[f"val_{metric}"] for epoch in state["epochs"]]
-            seconds = sum(epoch["seconds"] for epoch in state["epochs"]) / len(state["epochs"])
-            rows.append([f"`{variant}`", *(f"{values[e - 1]:.4g}" for e in shown), f"{seconds:.0f}"])
+            seconds = [epoch["seconds"] for epoch in state["epochs"]]
+            rows.append([f"`{variant}`", *(f"{values[e - 1]:.4g}" if e <= len(values) else "-" for e in shown),
+                         f"{sum(seconds) / len(seconds):.0f}" if seconds else "-"])
             print(rows[-1], flush=True)
     header = ["variant", *(f"validation {metric}, epoch {e}" for e in shown), "s/epoch"]
     table = markdown_table(header, rows)
     print(table)
     start = "from random weights" if args.no_initialize else "from each recipe's starting point"
     start += f", learning rate x{args.lr_scale:g}" if args.lr_scale != 1 else ""
+    start += " (stopped early where an epoch shows '-')" if args.report else ""
     write_results(f"variants_{args.label}", f"Recipe variants, {args.epochs} epochs each {start}, "
                                              f"validation {metric}", table)
 

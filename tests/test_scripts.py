@@ -288,6 +288,25 @@ def test_variant_probe_skips_a_variant_finished_in_an_earlier_call(tmp_path, mon
     assert len(folders) == 2  # one per variant, whichever call names it
 
 
+def test_variant_probe_reports_the_epochs_a_workdir_holds_without_training(tmp_path, monkeypatch):
+    import json
+
+    probe = _script("variant_probe")
+    monkeypatch.setattr(probe.training, "train", lambda *a, **kw: pytest.fail("--report trains nothing"))
+    written = {}
+    monkeypatch.setattr(probe, "write_results", lambda name, title, table: written.update(name=name, table=table))
+    folder = tmp_path / probe.variant_folder("snf-fc-mnist")
+    folder.mkdir()
+    epochs = [{"epoch": 1, "seconds": 2.0, "val_nll_nats": 3.5}, {"epoch": 2, "seconds": 4.0, "val_nll_nats": 3.25}]
+    (folder / "best.json").write_text(json.dumps({"epochs": epochs}))
+    probe.main(["lbl", "snf-fc-mnist", "snf-fc-mnist:depth=2", "--epochs", "3", "--report-epochs", "1", "2",
+                "--workdir", str(tmp_path), "--report"])
+    rows = written["table"].splitlines()[2:]
+    assert rows[0] == "| `snf-fc-mnist` | 3.5 | 3.25 | - | 3 |" and rows[1].endswith("| - | - | - | - |")
+    with pytest.raises(SystemExit):
+        probe.main(["lbl", "snf-fc-mnist", "--epochs", "3", "--report"])  # no workdir to read
+
+
 def test_idf_validation_measures_crops_and_whole_images_of_one_model():
     import numpy as np
 
