@@ -2,8 +2,9 @@
 
 Per level: squeeze, then `flows_per_level` x [channel permutation, integer
 coupling] (one number for every level, or a list of one per level, like the
-networks' `width` and `depth`); between levels a split prior factors out half the channels; the
-last latent gets a learned mixture of discretized logistics. Three options of
+networks' `width` and `depth`); between levels a split prior factors out half
+the channels; the last latent gets a learned mixture of discretized
+logistics. Three options of
 IDF++ (van den Berg et al., ICLR 2021, arXiv:2006.12459): `undo_permutations`
 applies each permutation's inverse after its coupling, so every level ends in
 the channel order its squeeze made and the split priors factor out the same
@@ -30,7 +31,15 @@ import math
 import keras
 from keras import ops
 
-from zoo.idf.layers import ChannelPermutation, IntegerCoupling, MixturePrior, SplitPrior, Squeeze, _spatial, _take_channels
+from zoo.idf.layers import (
+    ChannelPermutation,
+    IntegerCoupling,
+    MixturePrior,
+    SplitPrior,
+    Squeeze,
+    _spatial,
+    _take_channels,
+)
 
 
 @keras.saving.register_keras_serializable(package="zoo.idf")
@@ -98,12 +107,13 @@ class IntegerDiscreteFlow(keras.Model):
         one order, inverse_order[k][order[k + 1]], so a level takes one more than without."""
         permutations = [permute for permute, _ in self._steps(level)]
         if not self.undo_permutations or not permutations:
-            return (None, [p.inverse_order for p in permutations]) if inverse else ([p.order for p in permutations], None)
-        pairs = list(zip(permutations, permutations[1:]))
+            if inverse:
+                return None, [p.inverse_order for p in permutations]
+            return [p.order for p in permutations], None
+        first, last, pairs = permutations[0], permutations[-1], list(zip(permutations, permutations[1:]))
         if inverse:
-            return permutations[-1].order, [permutations[0].inverse_order,
-                                            *(ops.take(b.inverse_order, a.order) for a, b in pairs)]
-        return [permutations[0].order, *(ops.take(a.inverse_order, b.order) for a, b in pairs)], permutations[-1].inverse_order
+            return last.order, [first.inverse_order, *(ops.take(b.inverse_order, a.order) for a, b in pairs)]
+        return [first.order, *(ops.take(a.inverse_order, b.order) for a, b in pairs)], last.inverse_order
 
     def flow(self, images):
         """(list of (kept, factored-out) pairs at each split, last latent) of uint8 images."""
