@@ -9,6 +9,9 @@ it. Each finished run's best epoch is measured once on the test split too, for t
 never to choose.
 A finished run is recorded in its workdir (`seed_result.json`) and skipped when the script runs again,
 so a sweep longer than a session continues where it stopped (an interrupted run resumes from its backup).
+With `--from-manifest`, a seed the manifest already holds a run of the plain recipe for (`zoo train NAME`,
+its seed and epochs; the published entry or its history) is read from there instead of trained again.
+Models measured by different metrics (a PBNet's MAP accuracy, a BNN's accuracy) each use their own.
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python scripts/seeds.py hexaconv-z2-aid hexaconv-hex-aid \\
@@ -49,6 +52,28 @@ def run_seed(name, seed, epochs, data_dir=None):
     return result
 
 
+def published_run(name, seed, epochs):
+    """The seed's result read from the manifest, when the manifest (the published entry or its history) holds
+    a run of the plain recipe, `zoo train NAME`, and that is what this seed asks for (the recipe's seed and
+    epochs); else None. A sweep then need not train again what is already measured."""
+    from zoo import manifest, registry
+
+    recipe = registry.spec(name).recipe
+    entry = manifest.entry(name)
+    if entry is None or (seed, epochs) != (recipe.seed, recipe.epochs):
+        return None
+    current = {"command": entry["commands"]["train"], "validation_metrics": (entry.get("validation") or {}).get("metrics"),
+               "metrics": entry["metrics"], "code": entry.get("code"), "training": entry.get("training"), "current": True}
+    for run in [current, *reversed(entry.get("history", []))]:
+        trained = run.get("training") or {}
+        if (run.get("command") == f"zoo train {name}" and run.get("validation_metrics") and "withdrawn" not in run
+                and trained.get("epochs", epochs) == epochs and trained.get("seed", seed) == seed):
+            return {"name": name, "seed": seed, "epochs": epochs, "validation": run["validation_metrics"],
+                    "test": run["metrics"], "published": bool(run.get("current")), "code": run.get("code"),
+                    "from_manifest": True}
+    return None
+
+
 def replace_test_selected(name, runs, data_dir=None):
     """Publish the best of `runs` (all seeds of `name`, finished) by validation in place of a published
     checkpoint selected on the test split; returns whether it did.
@@ -60,7 +85,8 @@ def replace_test_selected(name, runs, data_dir=None):
     from zoo import manifest, registry, training
 
     entry = manifest.entry(name)
-    if entry is None or entry.get("selection") != "test" or any(r["published"] for r in runs):
+    runs = [r for r in runs if not r.get("from_manifest")]  # no workdir to publish from
+    if entry is None or entry.get("selection") != "test" or not runs or any(r["published"] for r in runs):
         return False
     spec = registry.spec(name)
     recipe = spec.recipe
@@ -84,7 +110,8 @@ def replace_test_selected(name, runs, data_dir=None):
 def table(results, metric):
     """Markdown: per model, mean +- standard deviation (over seeds) of validation and test `metric`, and the
     difference of its mean test `metric` to the first model's (the baseline) with the standard error of that
-    difference, sqrt(sd_a^2 / n_a + sd_b^2 / n_b)."""
+    difference, sqrt(sd_a^2 / n_a + sd_b^2 / n_b). `metric` is one name for all, or {model: its metric} for
+    models measured by different ones (a PBNet's `map_accuracy` against a BNN's `accuracy`)."""
     from results_file import markdown_table
 
     from zoo import manifest
@@ -99,12 +126,14 @@ def table(results, metric):
         se = np.sqrt(test.var(ddof=1) / len(test) + base.var(ddof=1) / len(base))
         return f"{test.mean() - base.mean():+.4f} ({se:.4f})"
 
+    metrics = metric if isinstance(metric, dict) else {name: metric for name in results}
+    mixed = len(set(metrics.values())) > 1
     baseline = next(iter(results))
-    base = np.array([r["test"][metric] for r in results[baseline]])
+    base = np.array([r["test"][metrics[baseline]] for r in results[baseline]])
     rows = []
     for name, runs in results.items():
-        val = np.array([r["validation"][metric] for r in runs])
-        test = np.array([r["test"][metric] for r in runs])
+        val = np.array([r["validation"][metrics[name]] for r in runs])
+        test = np.array([r["test"][metrics[name]] for r in runs])
         published = [r["seed"] for r in runs if r["published"]]
         if published:
             chosen = str(published[-1])
@@ -112,9 +141,11 @@ def table(results, metric):
             chosen = "none yet (the test-selected checkpoint is replaced once every seed has finished)"
         else:
             chosen = "none (the published checkpoint is better on validation)"
-        rows.append([f"`{name}`", str(len(runs)), spread(val), spread(test), ", ".join(f"{t:.4f}" for t in test),
-                     "baseline" if name == baseline else difference(test, base), chosen])
-    return markdown_table(["model", "seeds", f"validation {metric} (mean +- sd)", f"test {metric} (mean +- sd)",
+        rows.append([f"`{name}`" + (f" ({metrics[name]})" if mixed else ""), str(len(runs)), spread(val), spread(test),
+                     ", ".join(f"{t:.4f}" for t in test), "baseline" if name == baseline else difference(test, base),
+                     chosen])
+    shown = "(model's metric)" if mixed else metrics[baseline]
+    return markdown_table(["model", "seeds", f"validation {shown} (mean +- sd)", f"test {shown} (mean +- sd)",
                            "test, per seed", f"test mean minus `{baseline}`'s (s.e.)", "published seed"], rows)
 
 
@@ -128,33 +159,42 @@ def main(argv=None):
     parser.add_argument("--no-replace", action="store_true",
                         help="never replace a test-selected checkpoint (for a helper process that runs some seeds "
                              "of a sweep; the sweep over all seeds decides)")
+    parser.add_argument("--from-manifest", action="store_true",
+                        help="take a seed's run from the manifest where it records one of the plain recipe "
+                             "(`zoo train NAME`: the recipe's seed and epochs) instead of training it again")
     parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
     from results_file import write_results
 
     from zoo import registry
 
-    results, metric = {}, None
+    results, metric = {}, {}
     for name in args.names:
         recipe = registry.spec(name).recipe
-        metric = metric or recipe.metric
+        metric[name] = recipe.metric
         epochs = args.epochs or recipe.epochs
         results[name] = []
         for seed in args.seeds:
             done = Path("runs") / f"{name}-seed{seed}" / "seed_result.json"
+            measured = published_run(name, seed, epochs) if args.from_manifest else None
+            if measured:
+                results[name].append(measured)
+                continue
             if args.report and not done.exists():
                 continue
             results[name].append(run_seed(name, seed, epochs, args.data_dir))
-            print(f"{name} seed {seed}: validation {results[name][-1]['validation'][metric]:.4f}, "
-                  f"test {results[name][-1]['test'][metric]:.4f}", flush=True)
+            print(f"{name} seed {seed}: validation {results[name][-1]['validation'][metric[name]]:.4f}, "
+                  f"test {results[name][-1]['test'][metric[name]]:.4f}", flush=True)
         if not (args.report or args.no_replace) and len(results[name]) == len(args.seeds):
             replace_test_selected(name, results[name], args.data_dir)
     results = {n: r for n, r in results.items() if r}
+    metric = {n: metric[n] for n in results}
     if not results:
         raise SystemExit("no run has finished yet: nothing to report")
     complete = all(len(r) == len(args.seeds) for r in results.values()) and len(results) == len(args.names)
     title = (f"Seeds {', '.join(map(str, args.seeds))} per model, "
-             f"{args.epochs or 'the recipe'} epochs each" + ("" if complete else "; NOT COMPLETE, runs so far"))
+             f"{args.epochs or 'the recipe'} epochs each" + ("" if complete else "; NOT COMPLETE, runs so far")
+             + ("; runs of the plain recipe read from the manifest where it has them" if args.from_manifest else ""))
     write_results(args.results, title, table(results, metric))
 
 

@@ -128,6 +128,38 @@ def test_seed_table_gives_each_difference_to_the_baseline_with_its_standard_erro
     assert f"+{0.82 - 0.72:.4f} ({se:.4f})" in text
 
 
+def test_seed_table_takes_each_model_s_own_metric():
+    seeds = _script("seeds", "scripts")
+    runs = lambda key, tests: [{"seed": i, "validation": {key: t}, "test": {key: t}, "published": False}  # noqa: E731
+                               for i, t in enumerate(tests)]
+    text = seeds.table({"bnn": runs("accuracy", [0.70, 0.72]), "pbnet": runs("map_accuracy", [0.74, 0.76])},
+                       {"bnn": "accuracy", "pbnet": "map_accuracy"})
+    assert "`pbnet` (map_accuracy)" in text and "+0.0400" in text
+
+
+def test_a_seed_the_manifest_already_measured_is_read_not_trained(isolated, tmp_path, monkeypatch):
+    from tiny import TINY
+
+    from zoo import registry, training
+
+    seeds = _script("seeds", "scripts")
+    import results_file
+
+    monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(registry, "spec", lambda name: TINY)
+    monkeypatch.chdir(tmp_path)
+    validation, test = {TINY.recipe.metric: 0.5}, {TINY.recipe.metric: 0.25}
+    training.publish_checkpoint(TINY.builder(), TINY, test, f"zoo train {TINY.name}", validation=validation)
+    epochs = TINY.recipe.epochs
+    run = seeds.published_run(TINY.name, TINY.recipe.seed, epochs)
+    assert (run["validation"], run["test"], run["published"]) == (validation, test, True)
+    assert seeds.published_run(TINY.name, TINY.recipe.seed + 1, epochs) is None  # another seed is trained
+    assert seeds.published_run(TINY.name, TINY.recipe.seed, epochs + 1) is None  # and so are other epochs
+    monkeypatch.setattr(seeds, "run_seed", lambda *a: pytest.fail("the manifest's run is trained again"))
+    seeds.main([TINY.name, "--seeds", str(TINY.recipe.seed), "--results", "sweep", "--from-manifest"])
+    assert "read from the manifest" in (tmp_path / "results" / "sweep.md").read_text()
+
+
 def test_seed_sweep_replaces_a_test_selected_checkpoint_with_its_best_validation_run(isolated, tmp_path, monkeypatch):
     """A test-selected checkpoint trained on the validation examples; the sweep's best run replaces it, even
     though the old checkpoint would measure better on those examples."""
