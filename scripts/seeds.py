@@ -93,7 +93,8 @@ def replace_test_selected(name, runs, data_dir=None):
     best = (max if recipe.higher_is_better else min)(runs, key=lambda r: r["validation"][recipe.metric])
     workdir = Path("runs") / f"{name}-seed{best['seed']}"
     model = spec.builder()
-    model.load_weights(workdir / "best.weights.h5")
+    finished = workdir / training.FINISHED_WEIGHTS  # the best epoch after the recipe's finish step, where it has one
+    model.load_weights(finished if finished.exists() else workdir / "best.weights.h5")
     run = json.loads((workdir / training.RUN_RECORD).read_text())
     log_path = workdir / training.TRAINING_LOG
     log = json.loads(log_path.read_text()) if log_path.exists() else None

@@ -149,3 +149,7 @@ def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(m
     assert cli.main(["train", "snf-fc-mnist", "--from-scratch", "--from-pretrained"]) != 0
     cli.main(["train", "snf-fc-mnist", "--from-scratch"])
     assert seen["from_scratch"] is True
+    assert cli.main(["train", "snf-fc-mnist", "--epochs", "0"]) != 0  # nothing to measure
+    assert cli.main(["train", "snf-fc-mnist", "--epochs", "-1", "--from-pretrained"]) != 0
+    cli.main(["train", "snf-fc-mnist", "--epochs", "0", "--from-pretrained"])
+    assert seen["epochs"] == 0 and seen["from_pretrained"] is True

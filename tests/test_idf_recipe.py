@@ -1,4 +1,4 @@
-"""The idf-cifar10 recipe's learning-rate schedule: warm up, then cosine over the run it is made for."""
+"""The IDF recipes: the idf-cifar10 learning-rate schedule, the photo models' starts and their last-prior fit."""
 
 import pytest
 
@@ -86,3 +86,38 @@ def test_freezing_leaves_only_the_added_couplings_trainable():
     train_only_added_couplings(grown)
     trainable = {layer.name for layer in grown.layers if layer.trainable_weights}
     assert trainable == {coupling.name for _, coupling in grown._steps(3)[4:]}
+
+
+def test_fitting_the_last_prior_lowers_its_exact_bits_on_the_training_photographs(tmp_path, monkeypatch):
+    import dataclasses
+    import math
+
+    import numpy as np
+    from PIL import Image
+
+    from zoo import data
+    from zoo.idf.recipes import PHOTO_RECIPE, fit_last_prior, idf
+
+    folder = tmp_path / "photos" / "set"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(40, 72), (64, 36), (48, 48), (37, 41)]):  # p00 is validation
+        smooth = np.cumsum(rng.integers(-3, 4, (h, w, 3)), axis=1) + 128
+        Image.fromarray(np.clip(smooth, 0, 255).astype("uint8")).save(folder / f"p{i:02d}.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path / "photos"))
+    recipe = dataclasses.replace(PHOTO_RECIPE, collection="set", validation_multiple=4)
+    model = idf(image_shape=(16, 16, 3), levels=2, flows_per_level=1, width=8, fully_convolutional=True)
+
+    def exact_bits():  # the last prior's bits per image dimension, one whole photograph at a time
+        images = [image for image, _ in data.photo_images(data.photo_files("set", "train"), "RGB", 4).as_numpy_iterator()]
+        nats = sum(-float(model.prior(model.latents(image[None])[1])[0]) for image in images)
+        return nats / math.log(2) / sum(image.size for image in images)
+
+    before = exact_bits()
+    done = fit_last_prior(model, recipe, steps=50)
+    assert done["photographs"] == 3
+    assert done["bits_per_dim_before"] == pytest.approx(before, rel=1e-5)
+    assert done["bits_per_dim_after"] == pytest.approx(exact_bits(), rel=1e-5)
+    assert done["bits_per_dim_after"] < before - 0.1
+    with pytest.raises(ValueError, match="fully convolutional"):
+        fit_last_prior(idf(image_shape=(16, 16, 3), levels=2, flows_per_level=1, width=8), recipe)

@@ -273,3 +273,60 @@ def test_a_scaled_run_records_its_scale(isolated, tmp_path, monkeypatch):
     monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, run, **kw: runs.append(run))
     training.train(TINY, epochs=1, workdir=tmp_path, lr_scale=0.5)
     assert runs[0]["lr_scale"] == 0.5
+
+
+def test_the_finish_step_runs_on_the_best_weights_before_they_are_measured(isolated, tmp_path, monkeypatch):
+    import dataclasses
+
+    seen, published = [], []
+
+    def finish(model, recipe, data_dir):
+        seen.append([w.copy() for w in model.get_weights()])
+        model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+        return {"step": "zeroed"}
+
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, **kw: published.append((model.get_weights(), run)))
+    spec = dataclasses.replace(TINY, recipe=dataclasses.replace(TINY.recipe, finish=finish))
+    model, metrics = training.train(spec, epochs=2, steps_per_epoch=2, workdir=tmp_path)
+    best = TINY.builder()
+    best.load_weights(tmp_path / "best.weights.h5")
+    for before, kept in zip(seen[0], best.get_weights()):
+        np.testing.assert_array_equal(before, kept)  # the finish step saw the best epoch's weights
+    weights, run = published[-1]
+    assert all(not w.any() for w in weights) and run["finished"] == {"step": "zeroed"}
+    finished = TINY.builder()
+    finished.load_weights(tmp_path / training.FINISHED_WEIGHTS)
+    assert all(not w.any() for w in finished.get_weights())
+    assert metrics["validation"] == training.evaluate(model, spec, split=spec.recipe.validation_split)
+
+
+def test_zero_epochs_finish_and_measure_existing_weights(isolated, tmp_path, monkeypatch):
+    import dataclasses
+
+    finished, published = [], []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, training_log, **kw: published.append((command, run, training_log)))
+    spec = dataclasses.replace(TINY, recipe=dataclasses.replace(
+        TINY.recipe, finish=lambda model, recipe, data_dir: finished.append(model.get_weights()) or {"step": "x"}))
+    trained, _ = training.train(TINY, epochs=1, steps_per_epoch=2, workdir=tmp_path / "first",
+                                command="zoo train tiny --workdir first")
+    other = TINY.builder()
+    other.set_weights([2 * w for w in trained.get_weights()])
+    weights = tmp_path / "first" / "other.weights.h5"  # beside the first run's log, so its command chains
+    other.save_weights(weights)
+    epochs = _Epochs()
+    training.train(spec, epochs=0, workdir=tmp_path / "first", from_weights=weights, callbacks=[epochs],
+                   command="zoo train tiny --from-weights first/other.weights.h5 --epochs 0")
+    assert epochs.seen == []  # nothing trained, and the workdir's earlier best epoch is not restored over it
+    for ours, theirs in zip(finished[0], other.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    command, run, log = published[-1]
+    assert command == "zoo train tiny --workdir first && zoo train tiny --from-weights first/other.weights.h5 --epochs 0"
+    assert run["epochs"] == 0 and run["best_epoch"] is None and log["runs"][-1]["epochs"] == []
+    with pytest.raises(ValueError, match="measure existing weights"):
+        training.train(spec, epochs=0, workdir=tmp_path / "third")
+    with pytest.raises(ValueError, match="0 or more"):
+        training.train(spec, epochs=-1, workdir=tmp_path / "third", from_weights=weights)

@@ -137,7 +137,9 @@ def _parser():
         "once on the test split and written to hub/ and weights_manifest.json with the git commit and command.",
     )
     p.add_argument("name")
-    p.add_argument("--epochs", type=int, help="default: the recipe's")
+    p.add_argument("--epochs", type=int, help="default: the recipe's; 0 trains nothing: the weights of --from-pretrained "
+                   "or --from-weights go through the recipe's finish step (idf-photos fits its last prior to whole "
+                   "photographs) and are measured, and published if better")
     p.add_argument("--batch-size", type=int, help="per replica; default: the recipe's")
     p.add_argument("--steps-per-epoch", type=int, help="default: the whole training split")
     p.add_argument("--strategy", choices=("default", "mirrored", "multi-worker"), default="default",
@@ -281,6 +283,10 @@ def _train(args):
         raise ZooError(str(e)) from None
     if sum(map(bool, (args.from_weights, args.from_pretrained, args.from_scratch))) > 1:
         raise ZooError("--from-weights, --from-pretrained and --from-scratch each choose the starting weights; give one")
+    if args.epochs is not None and args.epochs < 0:
+        raise ZooError(f"--epochs must be 0 or more, not {args.epochs}")
+    if args.epochs == 0 and not (args.from_weights or args.from_pretrained):
+        raise ZooError("--epochs 0 trains nothing; it measures the weights of --from-pretrained or --from-weights")
     spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
     training.train(
         spec,

@@ -63,6 +63,9 @@ class Recipe:
     seed: int = 0
     # model -> dict describing where its starting weights came from (a fresh model only), or None
     initialize: Callable | None = None
+    # finish(model, recipe, data_dir) -> dict: a last step on the best epoch's weights before they are measured to
+    # be published (idf-photos fits its last prior to whole photographs); what it returns is recorded in the run.
+    finish: Callable | None = None
     # (model, recipe, split, data_dir) -> metrics, when model.evaluate does not measure what is published
     evaluator: Callable | None = None
     # model -> (model to fit, loss), when the loss needs an output the published model does not give (the logits
@@ -134,6 +137,7 @@ RUN_RECORD = "run.json"  # in a workdir: the finished run's "training" record, a
 # in a workdir and beside a published checkpoint: every epoch's logs and seconds, for each run of the chain that
 # made it (a --from-pretrained run continues its checkpoint's log), so curves outlive the workdirs
 TRAINING_LOG = "training_log.json"
+FINISHED_WEIGHTS = "finished.weights.h5"  # in a workdir: the best weights after the recipe's finish step
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -213,13 +217,20 @@ def train(
     log, the published command and log chain that run before this one.
     `from_scratch` starts from random weights, skipping the recipe's initializer
     (which starts some models from another's weights): for a variant whose layers
-    the initializer would not fit.
+    the initializer would not fit. With `publish`, the recipe's `finish` step, where
+    it has one, runs on the best weights before they are measured. `epochs=0` trains nothing:
+    it finishes and measures (and may publish) the published checkpoint or a
+    weights file as they are.
     """
     recipe = spec.recipe
     if recipe is None:
         raise ValueError(f"'{spec.name}' has no training recipe")
     if sum(map(bool, (from_pretrained, from_weights, from_scratch))) > 1:
         raise ValueError("start from the published checkpoint, a weights file or random weights, not two of them")
+    if epochs is not None and epochs < 0:
+        raise ValueError(f"epochs must be 0 or more, not {epochs}")
+    if epochs == 0 and not (from_pretrained or from_weights):
+        raise ValueError("0 epochs measure existing weights: start from the published checkpoint or a weights file")
     earlier_runs = _runs_before(from_weights) if from_weights else []
     if seed is not None:
         recipe = dataclasses.replace(recipe, seed=seed)
@@ -238,7 +249,7 @@ def train(
     global_batch = (batch_size or recipe.batch_size) * strategy.num_replicas_in_sync
     train_ds = recipe.pipeline(recipe.train_split, global_batch, training=True, data_dir=data_dir)
     val_ds = recipe.pipeline(recipe.validation_split, global_batch, training=False, data_dir=data_dir)
-    epochs = epochs or recipe.epochs
+    epochs = recipe.epochs if epochs is None else epochs
     steps_per_epoch = steps_per_epoch or int(train_ds.cardinality())
     with strategy.scope():
         model = spec.builder()
@@ -251,10 +262,13 @@ def train(
             initialized_from = {"weights": str(from_weights), "weights_sha256": manifest.sha256(Path(from_weights))}
         elif recipe.initialize is not None and not from_scratch:
             initialized_from = recipe.initialize(model)
-        optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
-        fitted, loss = recipe.fit_target(model)
-        fitted.compile(optimizer=optimizer, loss=loss, metrics=list(recipe.metrics))
+        if epochs:
+            optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
+            fitted, loss = recipe.fit_target(model)
+            fitted.compile(optimizer=optimizer, loss=loss, metrics=list(recipe.metrics))
     best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better)
+    if not epochs:
+        best.state = {"monitor": best.monitor, "best_epoch": None, "best": None, "epochs": []}  # no earlier run's
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
         *([_Evaluator(model, spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
@@ -262,21 +276,26 @@ def train(
         best,
         *callbacks,
     ]
-    fitted.fit(
-        train_ds.repeat(),
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=val_ds,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline shuffles, with the recipe's seed
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
+    if epochs:
+        fitted.fit(
+            train_ds.repeat(),
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=val_ds,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles, with the recipe's seed
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
     if not is_chief:
         return model, None
-    model.save_weights(workdir / "last.weights.h5")
-    best.restore(model)
+    if epochs:
+        model.save_weights(workdir / "last.weights.h5")
+        best.restore(model)
     if not publish:
         return model, None
+    finished = recipe.finish(model, recipe, data_dir) if recipe.finish is not None else None
+    if recipe.finish is not None:
+        model.save_weights(workdir / FINISHED_WEIGHTS)
     command = command or f"zoo train {spec.name}"
     log = {"runs": [*(_published_log(spec.name) if from_pretrained else earlier_runs),
                     {"command": command, "monitor": best.monitor, "epochs": best.state["epochs"]}]}
@@ -295,6 +314,7 @@ def train(
         **({"lr_scale": lr_scale} if lr_scale != 1 else {}),
         **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
+        **({"finished": finished} if finished else {}),
     }
     if from_pretrained:  # the budget of the whole chain of runs that made the checkpoint
         before = started_from.get("training", {})
