@@ -317,6 +317,7 @@ def test_zero_epochs_finish_and_measure_existing_weights(isolated, tmp_path, mon
     other.set_weights([2 * w for w in trained.get_weights()])
     weights = tmp_path / "first" / "other.weights.h5"  # beside the first run's log, so its command chains
     other.save_weights(weights)
+    first = json.loads((tmp_path / "first" / training.RUN_RECORD).read_text())
     epochs = _Epochs()
     training.train(spec, epochs=0, workdir=tmp_path / "first", from_weights=weights, callbacks=[epochs],
                    command="zoo train tiny --from-weights first/other.weights.h5 --epochs 0")
@@ -326,6 +327,7 @@ def test_zero_epochs_finish_and_measure_existing_weights(isolated, tmp_path, mon
     command, run, log = published[-1]
     assert command == "zoo train tiny --workdir first && zoo train tiny --from-weights first/other.weights.h5 --epochs 0"
     assert run["epochs"] == 0 and run["best_epoch"] is None and log["runs"][-1]["epochs"] == []
+    assert run["total_epochs"] == 1 and run["total_wall_clock_s"] == first["wall_clock_s"]  # the chain's budget
     with pytest.raises(ValueError, match="measure existing weights"):
         training.train(spec, epochs=0, workdir=tmp_path / "third")
     with pytest.raises(ValueError, match="0 or more"):

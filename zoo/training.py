@@ -316,8 +316,8 @@ def train(
         **({"initialized_from": initialized_from} if initialized_from else {}),
         **({"finished": finished} if finished else {}),
     }
-    if from_pretrained:  # the budget of the whole chain of runs that made the checkpoint
-        before = started_from.get("training", {})
+    before = started_from.get("training", {}) if from_pretrained else _record_before(from_weights) if from_weights else None
+    if before is not None:  # the budget of the whole chain of runs that made the checkpoint
         run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
         run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
     (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))  # for publishing this run later (scripts/seeds.py)
@@ -337,6 +337,12 @@ def _runs_before(weights):
         raise FileNotFoundError(f"no weights file at {weights}")
     log = weights.parent / TRAINING_LOG
     return json.loads(log.read_text())["runs"] if log.is_file() else []
+
+
+def _record_before(weights):
+    """The run record (`RUN_RECORD`) beside a weights file: the run that made it, or None where there is none."""
+    record = Path(weights).parent / RUN_RECORD
+    return json.loads(record.read_text()) if record.is_file() else None
 
 
 def _published_log(name):
