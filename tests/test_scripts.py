@@ -404,3 +404,23 @@ def test_prior_context_counts_the_priors_bits_and_starts_from_them():
     np.testing.assert_allclose(float(context.Corrected(flow, "last", "none").bits(None, z)), last_bits, rtol=1e-5)
     for kind in ("checkerboard", "channel halves"):  # a zero-initialised correction: the published prior's bits
         np.testing.assert_allclose(float(context.Corrected(flow, "split", kind).bits(kept, y)), split_bits, rtol=1e-5)
+
+
+def test_last_prior_table_starts_each_rate_from_the_same_weights(tmp_path, monkeypatch):
+    import numpy as np
+
+    script = _script("idf_last_prior")
+    rng = np.random.default_rng(0)
+    (tmp_path / "photos" / "train").mkdir(parents=True)
+    for i in range(3):  # p00 is the validation part
+        smooth = np.clip(np.cumsum(rng.integers(-3, 4, (64, 96, 3)), axis=1) + 128, 0, 255).astype("uint8")
+        Image.fromarray(smooth).save(tmp_path / "photos" / "train" / f"p{i:02d}.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path / "photos"))
+    written = {}
+    monkeypatch.setattr(script, "write_results", lambda name, title, table, notes="": written.update(table=table))
+    script.main(["idf-photos", "--learning-rates", "0", "0.03", "--steps", "3"])
+    rows = [line.split("|")[1:-1] for line in written["table"].splitlines()[2:]]
+    assert [r[0].strip() for r in rows] == ["as trained (on crops)", "0", "0.03"]
+    trained, zero, fitted = ([float(c) for c in r[2:4]] for r in rows)
+    assert zero == trained  # a rate of 0 moves nothing: every row starts from the same weights
+    assert fitted[0] < trained[0]  # fitted on the training photographs

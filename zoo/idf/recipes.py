@@ -235,31 +235,34 @@ def fit_last_prior(model, recipe, data_dir=None, steps=2000, learning_rate=3e-2)
     """
     from tqdm import tqdm
 
-    from zoo.idf.distributions import LOG2, mixture_discretized_logistic_logp
-
     prior = model.prior
     if prior.per_position:
         raise ValueError("fit_last_prior needs a fully convolutional flow (a last prior per channel)")
     files = recipe._files(recipe.train_split)
-    values, counts, dims = _last_latent_counts(model, files, recipe.mode, recipe.validation_multiple)
+    counts = last_latent_counts(model, files, recipe.mode, recipe.validation_multiple)
     variables = [prior.means, prior.log_scales, prior.logits]
-
-    def bits_per_dim():
-        return -tf.reduce_sum(counts * mixture_discretized_logistic_logp(values, *prior.params())) / (dims * LOG2)
-
-    before = float(bits_per_dim())
+    before = float(last_prior_bits(model, counts))
     optimizer = keras.optimizers.Adam(learning_rate)
     for _ in tqdm(range(steps), desc="fit last prior", unit="step", mininterval=10):
         with tf.GradientTape() as tape:
-            loss = bits_per_dim()
+            loss = last_prior_bits(model, counts)
         optimizer.apply(tape.gradient(loss, [v.value for v in variables]), variables)
     return {"step": "fit_last_prior", "photographs": len(files), "steps": steps, "learning_rate": learning_rate,
-            "bits_per_dim_before": round(before, 6), "bits_per_dim_after": round(float(bits_per_dim()), 6)}
+            "bits_per_dim_before": round(before, 6), "bits_per_dim_after": round(float(last_prior_bits(model, counts)), 6)}
 
 
-def _last_latent_counts(model, files, mode, multiple):
+def last_prior_bits(model, counts):
+    """The bits per image dimension the flow's last prior spends on `counts` (from `last_latent_counts`)."""
+    from zoo.idf.distributions import LOG2, mixture_discretized_logistic_logp
+
+    values, counts, dims = counts
+    return -tf.reduce_sum(counts * mixture_discretized_logistic_logp(values, *model.prior.params())) / (dims * LOG2)
+
+
+def last_latent_counts(model, files, mode="RGB", multiple=32):
     """(values (V, C), counts (V, C), image dimensions): how often each channel of the last latents of the
-    whole images in `files` takes each integer value from the least to the greatest seen."""
+    whole images in `files` (cut to multiples of `multiple`) takes each integer value, from the least to the
+    greatest seen; what a per-channel last prior's bits depend on."""
     latents, dims = [], 0
     for image, _ in data.photo_images(files, mode, multiple).as_numpy_iterator():
         _, z = model.latents(image[None])
