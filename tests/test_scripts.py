@@ -424,3 +424,22 @@ def test_last_prior_table_starts_each_rate_from_the_same_weights(tmp_path, monke
     trained, zero, fitted = ([float(c) for c in r[2:4]] for r in rows)
     assert zero == trained  # a rate of 0 moves nothing: every row starts from the same weights
     assert fitted[0] < trained[0]  # fitted on the training photographs
+
+
+def test_map_gap_measures_the_stochastic_and_both_map_networks_on_the_same_images(monkeypatch):
+    import numpy as np
+    import tensorflow as tf
+
+    import zoo
+    from zoo import registry
+
+    recipe = registry.spec("blrnet-mnist").recipe
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (30, 28, 28, 1)).astype("uint8")
+    labels = rng.integers(0, 10, 30)
+    monkeypatch.setattr(type(recipe), "pipeline", lambda self, split, batch, training, data_dir=None:
+                        tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch))
+    monkeypatch.setattr("zoo.blrnet.recipes.bn_images", lambda recipe, data_dir=None: [images[:10], images[10:20]])
+    model = zoo.load("blrnet-mnist", pretrained=False)
+    found = _script("blrnet_map_gap").accuracies(model, recipe)
+    assert len(found) == 3 and all(0 <= v <= 1 and (v * 30) == round(v * 30) for v in found.values())
