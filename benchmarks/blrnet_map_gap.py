@@ -16,25 +16,19 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).parent))
+from blrnet_anneal import theta_summary  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 
 def accuracies(model, recipe, data_dir=None):
     """{row: validation accuracy} of a PBNet `model`: stochastic, MAP with its own statistics, MAP re-estimated."""
+    from zoo.blrnet import recipes
     from zoo.blrnet.deploy import to_binary
-    from zoo.blrnet.recipes import bn_images
 
     nets = {"stochastic network (mean activations)": model, "MAP binary network, trained statistics": to_binary(model, "map"),
-            "MAP binary network, re-estimated statistics": to_binary(model, "map", data=bn_images(recipe, data_dir))}
-    correct, total = dict.fromkeys(nets, 0), 0
-    for images, labels in recipe.pipeline(recipe.validation_split, 500, training=False, data_dir=data_dir):
-        for row, net in nets.items():
-            correct[row] += int((net(images, training=False).numpy().argmax(-1) == labels.numpy()).sum())
-        total += len(labels)
-    return {row: c / total for row, c in correct.items()}
+            "MAP binary network, re-estimated statistics": to_binary(model, "map", data=recipes.bn_images(recipe, data_dir))}
+    return recipes.accuracies(nets, recipe, recipe.validation_split, data_dir)
 
 
 def main(argv=None):
@@ -47,8 +41,7 @@ def main(argv=None):
     rows = []
     for name in args.names:
         model = zoo.load(name)
-        theta = np.concatenate([np.abs(layer.theta.numpy()).ravel() for layer in model.layers if hasattr(layer, "theta")])
-        decided = f"{theta.mean():.3f}"
+        decided = f"{theta_summary(model)[0]:.3f}"
         for row, value in accuracies(model, registry.spec(name).recipe).items():
             rows.append([f"`{name}`", row, f"{value:.4f}", decided])
         bnn = name.replace("blrnet-", "blrnet-ste-")

@@ -266,9 +266,7 @@ def train(
             optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
             fitted, loss = recipe.fit_target(model)
             fitted.compile(optimizer=optimizer, loss=loss, metrics=list(recipe.metrics))
-    best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better)
-    if not epochs:
-        best.state = {"monitor": best.monitor, "best_epoch": None, "best": None, "epochs": []}  # no earlier run's
+    best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better, resume=bool(epochs))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
         *([_Evaluator(model, spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
@@ -293,8 +291,9 @@ def train(
         best.restore(model)
     if not publish:
         return model, None
-    finished = recipe.finish(model, recipe, data_dir) if recipe.finish is not None else None
+    finished = None
     if recipe.finish is not None:
+        finished = recipe.finish(model, recipe, data_dir)
         model.save_weights(workdir / FINISHED_WEIGHTS)
     command = command or f"zoo train {spec.name}"
     log = {"runs": [*(_published_log(spec.name) if from_pretrained else earlier_runs),
@@ -316,8 +315,12 @@ def train(
         **({"initialized_from": initialized_from} if initialized_from else {}),
         **({"finished": finished} if finished else {}),
     }
-    before = started_from.get("training", {}) if from_pretrained else _record_before(from_weights) if from_weights else None
-    if before is not None:  # the budget of the whole chain of runs that made the checkpoint
+    before = None  # the run that made the starting weights, for the budget of the whole chain
+    if from_pretrained:
+        before = started_from.get("training", {})
+    elif from_weights:
+        before = _record_before(from_weights)
+    if before is not None:
         run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
         run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
     (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))  # for publishing this run later (scripts/seeds.py)
@@ -382,17 +385,18 @@ class BestEpoch(keras.callbacks.Callback):
 
     Its state (`best.json`: every epoch's logs and seconds, the best epoch and
     value) survives an interruption, so a resumed run keeps comparing against
-    the best epoch before it. `restore(model)` loads the best weights.
+    the best epoch before it (unless `resume` is False: a run that trains
+    nothing keeps no earlier run's best epoch). `restore(model)` loads the best weights.
     """
 
-    def __init__(self, workdir, monitor, higher_is_better):
+    def __init__(self, workdir, monitor, higher_is_better, resume=True):
         super().__init__()
         self.state_path = Path(workdir) / "best.json"
         self.weights_path = Path(workdir) / "best.weights.h5"
         self.monitor = monitor
         self.higher_is_better = higher_is_better
         self.state = {"monitor": monitor, "best_epoch": None, "best": None, "epochs": []}
-        if self.state_path.exists():
+        if resume and self.state_path.exists():
             self.state = json.loads(self.state_path.read_text())
 
     @property

@@ -73,13 +73,18 @@ def bn_images(recipe, data_dir=None):
 def map_accuracy(model, recipe, split, data_dir=None):
     """Accuracy of the MAP binary network of a PBNet on `split`, and of the stochastic network's mean."""
     binary = to_binary(model, "map", data=bn_images(recipe, data_dir))
-    correct_map = correct_mean = total = 0
+    return accuracies({"map_accuracy": binary, "accuracy": model}, recipe, split, data_dir)
+
+
+def accuracies(nets, recipe, split, data_dir=None):
+    """{key: accuracy on `split`} of each network of `nets` ({key: network}), all on the same batches."""
+    correct, total = dict.fromkeys(nets, 0), 0
     for images, labels in recipe.pipeline(split, 500, training=False, data_dir=data_dir):
         labels = labels.numpy()
-        correct_map += int((binary(images, training=False).numpy().argmax(-1) == labels).sum())
-        correct_mean += int((model(images, training=False).numpy().argmax(-1) == labels).sum())
+        for key, net in nets.items():
+            correct[key] += int((net(images, training=False).numpy().argmax(-1) == labels).sum())
         total += len(labels)
-    return {"map_accuracy": correct_map / total, "accuracy": correct_mean / total}
+    return {key: count / total for key, count in correct.items()}
 
 
 def _recipe(dataset, kind, epochs):
