@@ -1,6 +1,8 @@
 """The harness: fixed seed, resume after an interruption, choose on validation, publish only what is better."""
 
 import json
+import threading
+import time
 
 import keras
 import numpy as np
@@ -102,6 +104,32 @@ def test_a_test_selected_entry_is_measured_on_validation_before_it_is_replaced(i
     assert not training.publish_if_better(model, TINY, metrics["test"], "zoo train x", validation=same)
     assert measured == ["train[90%:]"]
 
+
+
+def test_two_runs_finishing_together_publish_one_after_the_other(isolated, tmp_path):
+    """The second run to reach the publishing step waits for the first, then compares with what the first
+    published: a worse run does not replace a better one that published while it was measuring."""
+    model, metrics = training.train(TINY, epochs=1, workdir=tmp_path / "run")
+    val, test = metrics["validation"], metrics["test"]
+    first_in, events = threading.Event(), []
+
+    def first():
+        with training.publishing():
+            first_in.set()
+            time.sleep(0.5)  # the first run measures its test split
+            events.append("first published")
+            training.publish_checkpoint(model, TINY, test, "zoo train first", validation=dict(val, accuracy=0.99))
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    first_in.wait()
+    second = training.publish_if_better(model, TINY, test, "zoo train second", validation=dict(val, accuracy=0.98))
+    events.append("second decided")
+    thread.join()
+    assert events == ["first published", "second decided"] and not second
+    assert manifest.entry(TINY.name)["commands"]["train"] == "zoo train first"
+    with training.publishing(), training.publishing():  # re-entrant within a thread
+        assert training.publish_if_better(model, TINY, test, "zoo train third", validation=dict(val, accuracy=0.995))
 
 class _WorseAfterFirst(keras.callbacks.Callback):
     """From the second epoch on, leaves the model after every batch at the first epoch's weights with the

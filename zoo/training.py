@@ -16,12 +16,14 @@ Example:
     $ zoo train cnn-small-mnist --epochs 1          # the same from the shell
 """
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -326,10 +328,11 @@ def train(
     (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))  # for publishing this run later (scripts/seeds.py)
     (workdir / TRAINING_LOG).write_text(json.dumps(log, indent=1))
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
-    if beats_published(spec, metrics["validation"], data_dir=data_dir):
-        metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
-        publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"], data_dir=data_dir,
-                code=code, run=run, training_log=log)
+    with publishing():
+        if beats_published(spec, metrics["validation"], data_dir=data_dir):
+            metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
+            publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"],
+                               data_dir=data_dir, code=code, run=run, training_log=log)
     return model, metrics
 
 
@@ -491,10 +494,54 @@ def publish_if_better(model, spec, metrics, command, *, validation, data_dir=Non
 
     `metrics` are the test split's: reported, never compared.
     """
-    return beats_published(spec, validation, data_dir) and publish_checkpoint(
-        model, spec, metrics, command, validation=validation, data_dir=data_dir, code=code, run=run,
-        training_log=training_log,
-    )
+    with publishing():
+        return beats_published(spec, validation, data_dir) and publish_checkpoint(
+            model, spec, metrics, command, validation=validation, data_dir=data_dir, code=code, run=run,
+            training_log=training_log,
+        )
+
+
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def publishing():
+    """Hold the publishing lock (a file lock beside the manifest training writes to) for the block.
+
+    Two runs that finish together, in one process or several, then compare
+    with the published checkpoint and publish one after the other: the second
+    compares with what the first published, and neither loses the other's
+    manifest entry. Re-entrant within a thread. Without `fcntl` (Windows) it
+    does not lock: run one training at a time there.
+
+    Example:
+        >>> with training.publishing():
+        ...     if training.beats_published(spec, validation):
+        ...         training.publish_checkpoint(model, spec, test, command, validation=validation)
+    """
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    depth = getattr(_held, "depth", 0)
+    if depth or fcntl is None:
+        _held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _held.depth = depth
+        return
+    manifest_path, _ = paths.publish_home()
+    lock_path = Path(manifest_path).with_name(Path(manifest_path).name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=None, code=None, run=None,
@@ -506,6 +553,12 @@ def publish_checkpoint(model, spec, metrics, command, *, validation, data_dir=No
     what the run was (epochs, best epoch, wall clock), `training_log` its
     epochs (`TRAINING_LOG`), published beside the weights.
     """
+    with publishing():
+        return _publish_checkpoint(model, spec, metrics, command, validation=validation, data_dir=data_dir,
+                                   code=code, run=run, training_log=training_log)
+
+
+def _publish_checkpoint(model, spec, metrics, command, *, validation, data_dir, code, run, training_log):
     recipe = spec.recipe
     old = manifest.entry(spec.name)
     repo_id = f"{paths.HUB_ORG}/{spec.name}"
