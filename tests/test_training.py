@@ -105,7 +105,6 @@ def test_a_test_selected_entry_is_measured_on_validation_before_it_is_replaced(i
     assert measured == ["train[90%:]"]
 
 
-
 def test_two_runs_finishing_together_publish_one_after_the_other(isolated, tmp_path):
     """The second run to reach the publishing step waits for the first, then compares with what the first
     published: a worse run does not replace a better one that published while it was measuring."""
@@ -130,6 +129,7 @@ def test_two_runs_finishing_together_publish_one_after_the_other(isolated, tmp_p
     assert manifest.entry(TINY.name)["commands"]["train"] == "zoo train first"
     with training.publishing(), training.publishing():  # re-entrant within a thread
         assert training.publish_if_better(model, TINY, test, "zoo train third", validation=dict(val, accuracy=0.995))
+
 
 class _WorseAfterFirst(keras.callbacks.Callback):
     """From the second epoch on, leaves the model after every batch at the first epoch's weights with the
