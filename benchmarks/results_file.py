@@ -1,5 +1,5 @@
 """Benchmark results as committed files: `results/<name>.md`, each a header (what ran, when, on which
-commit, the command) and one Markdown table that the README shows verbatim (a test checks they agree).
+commit, the command) and one Markdown table that the README or a docs page shows verbatim (a test checks they agree).
 
 Example:
     >>> from results_file import write_results, markdown_table

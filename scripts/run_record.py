@@ -1,6 +1,6 @@
 """A training run's record (`WORKDIR/best.json`, written by `zoo train` after every epoch) as a committed
 results table: chosen columns every few epochs, the best epoch marked. This is how a run that was
-stopped, or not published, still backs a figure in the README.
+stopped, or not published, still backs a figure in the README or a docs page.
 
 Usage:
     python scripts/run_record.py runs/snf-fc-mnist-inverse val_nll_nats val_recon_0 val_recon_2 \\

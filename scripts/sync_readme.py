@@ -1,12 +1,13 @@
-"""Copy the tables of every results/*.md file into the README, between its markers:
+"""Copy the tables of every results/*.md file into the README and the docs pages (docs/*.md), between
+their markers:
 
     <!-- results/NAME.md -->
     ...tables, replaced...
     <!-- end results -->
 
 Usage:
-    python scripts/sync_readme.py            # rewrite README.md in place
-    python scripts/sync_readme.py --check    # exit 1 if the README is out of date
+    python scripts/sync_readme.py            # rewrite README.md and docs/*.md in place
+    python scripts/sync_readme.py --check    # exit 1 if any of them is out of date
 """
 
 import argparse
@@ -30,11 +31,16 @@ def tables(text):
     return "\n\n".join(blocks)
 
 
+def documents():
+    """The files that show results tables: the README, then the docs pages."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
 def synced(readme):
     def replace(match):
         source = ROOT / match.group(2)
         if not source.exists():
-            raise SystemExit(f"README names {match.group(2)}, which does not exist")
+            raise SystemExit(f"a document names {match.group(2)}, which does not exist")
         return f"{match.group(1)}{tables(source.read_text())}\n{match.group(4)}"
 
     return BLOCK.sub(replace, readme)
@@ -44,16 +50,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    path = ROOT / "README.md"
-    old = path.read_text()
-    new = synced(old)
+    stale = []
+    for path in documents():
+        old = path.read_text()
+        new = synced(old)
+        if new == old:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if not args.check:
+            path.write_text(new)
     if args.check:
-        if new != old:
-            print("README.md is out of date with results/; run python scripts/sync_readme.py")
+        if stale:
+            print(f"{', '.join(map(str, stale))} out of date with results/; run python scripts/sync_readme.py")
             return 1
         return 0
-    path.write_text(new)
-    print(f"README.md: {len(BLOCK.findall(new))} results blocks in sync")
+    blocks = sum(len(BLOCK.findall(path.read_text())) for path in documents())
+    print(f"{len(documents())} documents, {blocks} results blocks in sync ({len(stale)} rewritten)")
     return 0
 
 

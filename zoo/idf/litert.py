@@ -7,7 +7,7 @@ the report gives the share of elements that do not. LiteRT's float kernels
 sum in another order than TensorFlow's, so a coupling's translation that lies
 within a rounding error of n + 1/2 can round the other way, and the change
 propagates through later couplings. For idf-cifar10 that is a fraction of a
-percent of the latents (see the README), so a LiteRT forward pass is not
+percent of the latents (see docs/idf.md), so a LiteRT forward pass is not
 interchangeable with the Python codec's: decode a stream with the
 implementation that encoded it. `ALLOWED_MISMATCH` bounds the share an export
 accepts; beyond it the export fails. The flips cluster in a few images, so
