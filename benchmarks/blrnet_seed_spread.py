@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "scripts")]
 from results_file import write_results  # noqa: E402
 
 BNN, PBNET = "blrnet-ste-cifar10", "blrnet-cifar10"

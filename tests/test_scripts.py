@@ -448,3 +448,24 @@ def test_map_gap_measures_the_stochastic_and_both_map_networks_on_the_same_image
     assert found["MAP binary network, re-estimated statistics"] == published["map_accuracy"]
     assert found["stochastic network (mean activations)"] == published["accuracy"]
     assert 0 <= found["MAP binary network, trained statistics"] <= 1
+
+
+def test_seed_spread_reads_one_run_per_seed_of_the_chain_from_the_manifest(monkeypatch):
+    from zoo import manifest
+
+    spread = _script("blrnet_seed_spread")
+    chain = "--set binarize=sample --epochs 10"
+    first = "zoo train blrnet-cifar10 --set binarize=propagate && "
+    run = lambda command, val, test: {"command": first + command, "validation_metrics": {"map_accuracy": val},  # noqa: E731
+                                      "metrics": {"map_accuracy": test}}
+    entry = {"commands": {"train": first + chain + " --seed 1"}, "validation": {"metrics": {"map_accuracy": 0.81}},
+             "metrics": {"map_accuracy": 0.79},
+             "history": [run(chain + " --seed 1", 0.70, 0.70),  # an older run of seed 1: the latest counts
+                         run(chain, 0.80, 0.80),  # seed 0, the recipe's
+                         run("--set binarize=sample --epochs 5", 0.79, 0.79),  # another chain
+                         {**run(chain + " --seed 2", 0.9, 0.9), "withdrawn": {"reason": "x"}}]}
+    monkeypatch.setattr(manifest, "entry", lambda name: entry)
+    runs = spread.chain_runs(chain)
+    assert [(r["seed"], r["test"]["map_accuracy"], r["published"]) for r in runs] == [(0, 0.80, False), (1, 0.79, True)]
+    with pytest.raises(SystemExit, match="no run"):
+        spread.chain_runs("--epochs 99")
