@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "scripts")]
+import seeds as sweep  # noqa: E402
 from results_file import write_results  # noqa: E402
 
 BNN, PBNET = "blrnet-ste-cifar10", "blrnet-cifar10"
@@ -28,8 +29,6 @@ BNN, PBNET = "blrnet-ste-cifar10", "blrnet-cifar10"
 
 def bnn_runs(seeds, epochs=30):
     """The BNN recipe's seed runs, as `scripts/seeds.py` recorded them."""
-    import seeds as sweep
-
     runs = []
     for seed in seeds:
         run = sweep.published_run(BNN, seed, epochs)
@@ -43,13 +42,10 @@ def bnn_runs(seeds, epochs=30):
 def chain_runs(chain):
     """Every run of `blrnet-cifar10` the manifest records whose train command's last step contains `chain`,
     one per seed (the latest of a seed), each with the validation and test metrics it was published with."""
-    from zoo import manifest, registry
+    from zoo import registry
 
-    entry = manifest.entry(PBNET)
-    current = {"command": entry["commands"]["train"], "validation_metrics": entry["validation"]["metrics"],
-               "metrics": entry["metrics"], "current": True}
     runs = {}
-    for run in [*entry.get("history", []), current]:
+    for run in reversed(sweep.recorded_runs(PBNET)):  # oldest first: a seed's latest run stays
         last = run.get("command", "").split("&&")[-1]
         if chain in last and "withdrawn" not in run:
             seed = int(last.split("--seed ")[1].split()[0]) if "--seed " in last else registry.spec(PBNET).recipe.seed
@@ -65,8 +61,6 @@ def main(argv=None):
     parser.add_argument("--bnn-seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--chain", default="--set binarize=sample --epochs 10 --lr-scale 0.3")
     args = parser.parse_args(argv)
-    import seeds as sweep
-
     results = {BNN: bnn_runs(args.bnn_seeds), PBNET: chain_runs(args.chain)}
     table = sweep.table(results, {BNN: "accuracy", PBNET: "map_accuracy"})
     print(table)

@@ -52,19 +52,30 @@ def run_seed(name, seed, epochs, data_dir=None):
     return result
 
 
+def recorded_runs(name):
+    """Every run the manifest records for `name`, newest first: the published entry (marked `"current": True`)
+    in the shape of its history's records (command, validation_metrics, metrics, code, training), then the
+    history; empty when nothing is published."""
+    from zoo import manifest
+
+    entry = manifest.entry(name)
+    if entry is None:
+        return []
+    current = {"command": entry["commands"]["train"], "validation_metrics": (entry.get("validation") or {}).get("metrics"),
+               "metrics": entry["metrics"], "code": entry.get("code"), "training": entry.get("training"), "current": True}
+    return [current, *reversed(entry.get("history", []))]
+
+
 def published_run(name, seed, epochs):
     """The seed's result read from the manifest, when the manifest (the published entry or its history) holds
     a run of the plain recipe, `zoo train NAME`, and that is what this seed asks for (the recipe's seed and
     epochs); else None. A sweep then need not train again what is already measured."""
-    from zoo import manifest, registry
+    from zoo import registry
 
     recipe = registry.spec(name).recipe
-    entry = manifest.entry(name)
-    if entry is None or (seed, epochs) != (recipe.seed, recipe.epochs):
+    if (seed, epochs) != (recipe.seed, recipe.epochs):
         return None
-    current = {"command": entry["commands"]["train"], "validation_metrics": (entry.get("validation") or {}).get("metrics"),
-               "metrics": entry["metrics"], "code": entry.get("code"), "training": entry.get("training"), "current": True}
-    for run in [current, *reversed(entry.get("history", []))]:
+    for run in recorded_runs(name):
         trained = run.get("training") or {}
         if (run.get("command") == f"zoo train {name}" and run.get("validation_metrics") and "withdrawn" not in run
                 and trained.get("epochs", epochs) == epochs and trained.get("seed", seed) == seed):

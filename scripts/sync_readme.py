@@ -36,36 +36,35 @@ def documents():
     return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
-def synced(readme):
+def synced(text):
     def replace(match):
         source = ROOT / match.group(2)
         if not source.exists():
             raise SystemExit(f"a document names {match.group(2)}, which does not exist")
         return f"{match.group(1)}{tables(source.read_text())}\n{match.group(4)}"
 
-    return BLOCK.sub(replace, readme)
+    return BLOCK.sub(replace, text)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    stale = []
-    for path in documents():
+    paths, stale, blocks = documents(), [], 0
+    for path in paths:
         old = path.read_text()
         new = synced(old)
-        if new == old:
-            continue
-        stale.append(path.relative_to(ROOT))
-        if not args.check:
-            path.write_text(new)
+        blocks += len(BLOCK.findall(new))
+        if new != old:
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(new)
     if args.check:
         if stale:
             print(f"{', '.join(map(str, stale))} out of date with results/; run python scripts/sync_readme.py")
             return 1
         return 0
-    blocks = sum(len(BLOCK.findall(path.read_text())) for path in documents())
-    print(f"{len(documents())} documents, {blocks} results blocks in sync ({len(stale)} rewritten)")
+    print(f"{len(paths)} documents, {blocks} results blocks in sync ({len(stale)} rewritten)")
     return 0
 
 
