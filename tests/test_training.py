@@ -10,6 +10,7 @@ import pytest
 from tiny import TINY
 
 from zoo import manifest, paths, training
+from zoo.idf.recipes import warmup_cosine
 
 
 class _StopAt(keras.callbacks.Callback):
@@ -276,11 +277,14 @@ def test_a_continuation_s_log_starts_with_its_checkpoint_s_runs(isolated, tmp_pa
     assert json.loads((tmp_path / "more" / "training_log.json").read_text())["runs"] == runs
 
 
-@pytest.mark.parametrize("optimizer", [
+OPTIMIZERS = [
     lambda: keras.optimizers.Adam(3e-2),
     lambda: keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-2, 100, alpha=0.01, warmup_target=6e-2,
                                                                          warmup_steps=10)),
-])
+]
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_lr_scale_multiplies_the_learning_rate_at_every_step(optimizer):
     plain, scaled = optimizer(), training.scale_learning_rate(optimizer(), 0.1)
     for step in (0, 5, 10, 60, 110):
@@ -360,3 +364,58 @@ def test_zero_epochs_finish_and_measure_existing_weights(isolated, tmp_path, mon
         training.train(spec, epochs=0, workdir=tmp_path / "third")
     with pytest.raises(ValueError, match="0 or more"):
         training.train(spec, epochs=-1, workdir=tmp_path / "third", from_weights=weights)
+
+
+class _Trajectory(keras.callbacks.Callback):
+    """The weights after every training step, and at the start of every epoch after the harness's callbacks."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps, self.epoch_starts = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_starts.append(self.model.get_weights())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(self.model.get_weights())
+
+
+def test_a_weight_average_is_what_is_validated_kept_and_published(isolated, tmp_path, monkeypatch):
+    momentum, runs, validated = 0.9, [], []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, run, **kw: runs.append(run))
+    trajectory = _Trajectory()
+
+    class Validated(keras.callbacks.Callback):
+        def on_test_begin(self, logs=None):
+            validated.append(self.model.get_weights())
+
+    model, _ = training.train(TINY, epochs=2, workdir=tmp_path, weight_average=momentum,
+                              callbacks=[trajectory, Validated()])
+    steps = len(trajectory.steps) // 2
+    averages, average = [], None
+    for weights in trajectory.steps:  # Keras's average: the weights after the first step, then the moving average
+        average = weights if average is None else [momentum * a + (1 - momentum) * w for a, w in zip(average, weights)]
+        averages.append(average)
+    for epoch in (0, 1):  # validation saw the average of the steps so far
+        for got, want in zip(validated[epoch], averages[(epoch + 1) * steps - 1]):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for got, want in zip(trajectory.epoch_starts[1], trajectory.steps[steps - 1]):  # training went on from the weights
+        np.testing.assert_array_equal(got, want)
+    best = json.loads((tmp_path / "best.json").read_text())["best_epoch"]
+    for got, want in zip(model.get_weights(), averages[best * steps - 1]):  # the best epoch's average is the result
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert runs[0]["weight_average"] == momentum
+    with pytest.raises(ValueError, match="momentum"):
+        training.train(TINY, epochs=1, workdir=tmp_path / "x", weight_average=1.5)
+
+
+@pytest.mark.parametrize("optimizer", [*OPTIMIZERS, lambda: warmup_cosine(100, peak=3e-4, warmup=10)])
+def test_averaging_keeps_the_optimizer_s_schedule(optimizer):
+    plain = training.scale_learning_rate(optimizer(), 0.1)
+    averaged = training.averaging(training.scale_learning_rate(optimizer(), 0.1), 0.999)
+    assert averaged.use_ema and averaged.ema_momentum == 0.999
+    for step in (0, 60):
+        plain.iterations.assign(step)
+        averaged.iterations.assign(step)
+        np.testing.assert_allclose(float(averaged.learning_rate), float(plain.learning_rate), rtol=1e-6)

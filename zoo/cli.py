@@ -158,6 +158,9 @@ def _parser():
     p.add_argument("--lr-scale", type=float, default=1.0,
                    help="multiplies the recipe's learning rate, schedule and all (default 1; a continuation with "
                    "--from-pretrained usually wants a fraction)")
+    p.add_argument("--weight-average", type=float, metavar="MOMENTUM",
+                   help="validate, keep and publish an exponential moving average of the weights with this "
+                   "momentum per step (e.g. 0.999) instead of the weights themselves (default: the recipe's)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
                    "values read as JSON where they parse); recorded in the published config and command")
@@ -303,6 +306,7 @@ def _train(args):
         command=args.command_line,
         seed=args.seed,
         lr_scale=args.lr_scale,
+        weight_average=args.weight_average,
     )
 
 

@@ -73,6 +73,9 @@ class Recipe:
     # model -> (model to fit, loss), when the loss needs an output the published model does not give (the logits
     # under normalized probabilities); the fitted model shares every weight with it. None: fit it with `loss`.
     training_head: Callable | None = None
+    # validate, keep and publish an exponential moving average of the weights, updated every step with this
+    # momentum (e.g. 0.999), instead of the weights themselves: it averages out the noise of small batches
+    weight_average: float | None = None
     paper: str = ""  # the citation model cards give
 
     def fit_target(self, model):
@@ -178,6 +181,46 @@ def scale_learning_rate(optimizer, factor):
     return optimizer
 
 
+def averaging(optimizer, momentum):
+    """`optimizer` rebuilt to keep an exponential moving average of the weights it trains (Keras's `use_ema`),
+    updated every step with `momentum`, which `AveragedWeights` swaps in.
+
+    Example:
+        >>> averaging(keras.optimizers.Adam(1e-3), 0.999).ema_momentum
+        0.999
+    """
+    config = {**optimizer.get_config(), "use_ema": True, "ema_momentum": momentum, "ema_overwrite_frequency": None}
+    return type(optimizer).from_config(config)
+
+
+class AveragedWeights(keras.callbacks.Callback):
+    """Puts the optimizer's moving average of the weights (see `averaging`) in the model from the start of each
+    validation to the start of the next epoch, so the validation metric, the best epoch's weights and the
+    backups are the average's; training goes on from the weights themselves. A resumed run continues from
+    the backed-up average. At the end of `fit` Keras leaves the average in the model.
+
+    Example:
+        >>> model.compile(optimizer=averaging(keras.optimizers.Adam(1e-3), 0.999), loss="mse")
+        >>> model.fit(x, y, validation_data=(vx, vy), callbacks=[AveragedWeights(model)])
+    """
+
+    def __init__(self, fitted):
+        super().__init__()
+        self.fitted, self.trained = fitted, None
+
+    def on_test_begin(self, logs=None):
+        if self.trained is None:
+            variables = self.fitted.trainable_variables
+            self.trained = [v.numpy() for v in variables]
+            self.fitted.optimizer.finalize_variable_values(variables)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.trained is not None:
+            for variable, value in zip(self.fitted.trainable_variables, self.trained):
+                variable.assign(value)
+            self.trained = None
+
+
 def train(
     spec,
     *,
@@ -196,6 +239,7 @@ def train(
     lr_scale=1.0,
     from_weights=None,
     from_scratch=False,
+    weight_average=None,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -222,7 +266,9 @@ def train(
     the initializer would not fit. With `publish`, the recipe's `finish` step, where
     it has one, runs on the best weights before they are measured. `epochs=0` trains nothing:
     it finishes and measures (and may publish) the published checkpoint or a
-    weights file as they are.
+    weights file as they are. `weight_average` (a momentum such as 0.999, default
+    the recipe's) trains as usual but validates, keeps and publishes the
+    exponential moving average of the weights (`AveragedWeights`).
     """
     recipe = spec.recipe
     if recipe is None:
@@ -234,6 +280,10 @@ def train(
     if epochs == 0 and not (from_pretrained or from_weights):
         raise ValueError("0 epochs measure existing weights: start from the published checkpoint or a weights file")
     earlier_runs = _runs_before(from_weights) if from_weights else []
+    if weight_average is not None:
+        recipe = dataclasses.replace(recipe, weight_average=weight_average)
+    if recipe.weight_average is not None and not 0 < recipe.weight_average < 1:
+        raise ValueError(f"weight_average is a momentum between 0 and 1, not {recipe.weight_average}")
     if seed is not None:
         recipe = dataclasses.replace(recipe, seed=seed)
     keras.utils.set_random_seed(recipe.seed)
@@ -266,6 +316,8 @@ def train(
             initialized_from = recipe.initialize(model)
         if epochs:
             optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
+            if recipe.weight_average:
+                optimizer = averaging(optimizer, recipe.weight_average)
             fitted, loss = recipe.fit_target(model)
             fitted.compile(optimizer=optimizer, loss=loss, metrics=list(recipe.metrics))
     best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better, resume=bool(epochs))
@@ -274,6 +326,7 @@ def train(
         *([_Evaluator(model, spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
         best,
+        *([AveragedWeights(fitted)] if epochs and recipe.weight_average else []),
         *callbacks,
     ]
     if epochs:
@@ -313,6 +366,7 @@ def train(
         "cpu_count": len(os.sched_getaffinity(0)),  # cores this run could use (taskset narrows it)
         "seed": recipe.seed,
         **({"lr_scale": lr_scale} if lr_scale != 1 else {}),
+        **({"weight_average": recipe.weight_average} if epochs and recipe.weight_average else {}),
         **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
         **({"finished": finished} if finished else {}),
