@@ -469,3 +469,20 @@ def test_seed_spread_reads_one_run_per_seed_of_the_chain_from_the_manifest(monke
     assert [(r["seed"], r["test"]["map_accuracy"], r["published"]) for r in runs] == [(0, 0.80, False), (1, 0.79, True)]
     with pytest.raises(SystemExit, match="no run"):
         spread.chain_runs("--epochs 99")
+
+
+def test_weight_average_measures_each_moving_average_and_restores_the_trained_weights():
+    import keras
+    import numpy as np
+
+    variable = keras.Variable(np.zeros(3, "float32"))
+    averages = _script("weight_average").MovingAverages([variable], [0.5, 0.9], lambda: float(variable.numpy()[0]))
+    for step in range(1, 4):  # the weights after each step: 1, 2, 3
+        variable.assign(np.full(3, float(step), "float32"))
+        averages.on_train_batch_end(step)
+    averages.on_epoch_end(0)
+    row = averages.rows[0]
+    assert row["weights"] == 3.0  # the trained weights, put back after the averages were measured
+    assert row[0.5] == pytest.approx(0.5 * (0.5 * 1 + 0.5 * 2) + 0.5 * 3)
+    assert row[0.9] == pytest.approx(0.9 * (0.9 * 1 + 0.1 * 2) + 0.1 * 3)
+    np.testing.assert_array_equal(variable.numpy(), [3.0, 3.0, 3.0])
