@@ -148,6 +148,7 @@ def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(m
     assert cli.main(["train", "snf-fc-mnist", "--set", "oops"]) != 0  # one line, not a traceback
     assert cli.main(["train", "snf-fc-mnist", "--from-weights", "w.h5", "--from-pretrained"]) != 0
     assert cli.main(["train", "snf-fc-mnist", "--from-scratch", "--from-pretrained"]) != 0
+    assert cli.main(["train", "snf-fc-mnist", "--weight-average", "1"]) != 0
     cli.main(["train", "snf-fc-mnist", "--from-scratch"])
     assert seen["from_scratch"] is True
     assert cli.main(["train", "snf-fc-mnist", "--epochs", "0"]) != 0  # nothing to measure

@@ -288,6 +288,8 @@ def _train(args):
         raise ZooError("--from-weights, --from-pretrained and --from-scratch each choose the starting weights; give one")
     if args.epochs is not None and args.epochs < 0:
         raise ZooError(f"--epochs must be 0 or more, not {args.epochs}")
+    if args.weight_average is not None and not 0 < args.weight_average < 1:
+        raise ZooError(f"--weight-average is a momentum between 0 and 1 (0.999, say), not {args.weight_average}")
     if args.epochs == 0 and not (args.from_weights or args.from_pretrained):
         raise ZooError("--epochs 0 trains nothing; it measures the weights of --from-pretrained or --from-weights")
     spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
