@@ -90,8 +90,8 @@ def main(argv=None):
     rows = [["0 (published)", f"{start:.5f}", *("" for _ in args.momenta)]]
     for epoch, row in enumerate(averages.rows, 1):
         rows.append([str(epoch), *(f"{row[k]:.5f}" for k in ("weights", *args.momenta))])
-    best = {k: min if not recipe.higher_is_better else max for k in ("weights", *args.momenta)}
-    rows.append(["best", *(f"{best[k](r[k] for r in averages.rows):.5f}" for k in ("weights", *args.momenta))])
+    best = max if recipe.higher_is_better else min
+    rows.append(["best", *(f"{best(r[k] for r in averages.rows):.5f}" for k in ("weights", *args.momenta))])
     write_results(f"weight_average_{args.name}",
                   f"{args.name} continued {args.epochs} epochs at {args.lr_scale} of its recipe's rate: validation "
                   f"{metric} of the weights and of moving averages of them, one trajectory",

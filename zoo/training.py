@@ -201,22 +201,20 @@ class AveragedWeights(keras.callbacks.Callback):
 
     Example:
         >>> model.compile(optimizer=averaging(keras.optimizers.Adam(1e-3), 0.999), loss="mse")
-        >>> model.fit(x, y, validation_data=(vx, vy), callbacks=[AveragedWeights(model)])
+        >>> model.fit(x, y, validation_data=(vx, vy), callbacks=[AveragedWeights()])
     """
 
-    def __init__(self, fitted):
-        super().__init__()
-        self.fitted, self.trained = fitted, None
+    trained = None  # the weights themselves while the average is in the model
 
     def on_test_begin(self, logs=None):
         if self.trained is None:
-            variables = self.fitted.trainable_variables
+            variables = self.model.trainable_variables
             self.trained = [v.numpy() for v in variables]
-            self.fitted.optimizer.finalize_variable_values(variables)
+            self.model.optimizer.finalize_variable_values(variables)
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.trained is not None:
-            for variable, value in zip(self.fitted.trainable_variables, self.trained):
+            for variable, value in zip(self.model.trainable_variables, self.trained):
                 variable.assign(value)
             self.trained = None
 
@@ -326,7 +324,7 @@ def train(
         *([_Evaluator(model, spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
         best,
-        *([AveragedWeights(fitted)] if epochs and recipe.weight_average else []),
+        *([AveragedWeights()] if epochs and recipe.weight_average else []),
         *callbacks,
     ]
     if epochs:
