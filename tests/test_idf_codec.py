@@ -90,6 +90,8 @@ def test_foreign_streams_are_rejected(codec):
         codec.decompress(b"Z\x02" + stream[2:])  # its tables were picked in float64: refused, not misdecoded
     with pytest.raises(CodecError, match="format version 3 is not supported"):
         codec.decompress(b"Z\x03" + stream[2:])  # its thin heads summed their taps in another order
+    with pytest.raises(CodecError, match="format version 4 is not supported"):
+        codec.decompress(b"Z\x04" + stream[2:])  # it had no scale offsets: its tables were keyed otherwise
     with pytest.raises(CodecError, match="cannot be recorded"):
         Codec(other, "IDF Cifar")
 

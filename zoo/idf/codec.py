@@ -14,7 +14,10 @@ The body is the rANS words, or, in the rare case where that would be larger
 In a batch the choice is made per image: a stream whose "mixed" flag is set
 begins its body with one bit per image (set: stored) and the stored images'
 raw pixels, then the rANS words of the others, so no image of a batch costs
-more than its raw pixels (plus its bit). The CRC32 covers the header and the
+more than its raw pixels (plus its bit). Where a split prior's latent holds whole
+blocks of `scale_offsets.BLOCK` positions (photographs; not 32x32 tiles), the
+rANS words carry, before that latent's values, one scale offset per block and
+channel that the encoder chose and the decoder applies. The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
 
@@ -37,11 +40,12 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import ZooError
-from zoo.idf import tables
+from zoo.idf import scale_offsets, tables
 
 MAGIC = b"Z"
-VERSION = 4  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
-# in another order. An older stream could decode to other pixels, so it is refused by its version
+VERSION = 5  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
+# in another order; 5: the split priors' scale offsets per block (`scale_offsets`). An older stream could
+# decode to other pixels, so it is refused by its version
 CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
 # chunks, so their floats agree
 MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
@@ -145,11 +149,14 @@ def _weights_tag(flow):
 
 
 class Codec:
-    """Codes images with one `IntegerDiscreteFlow`; `name` is what streams record to find it again."""
+    """Codes images with one `IntegerDiscreteFlow`; `name` is what streams record to find it again.
 
-    def __init__(self, flow, name):
+    `scale_offsets=False` codes without the split priors' scale offsets per block (`scale_offsets`), to
+    measure what they save; the stream records the choice, so any codec of the flow decodes it."""
+
+    def __init__(self, flow, name, scale_offsets=True):
         _name_number(name)  # refuse a name the header cannot record before coding anything
-        self.flow, self.name = flow, name
+        self.flow, self.name, self.scale_offsets = flow, name, scale_offsets
         self.tag = _weights_tag(flow)
         means, log_scales, logits = (ops.convert_to_numpy(p) for p in flow.prior.params())
         k = means.shape[-1]
@@ -180,7 +187,8 @@ class Codec:
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
         graph = functools.partial(tf.function, autograph=False)
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
-        self._keys, self._level_inverse = [], []  # per level: table keys of the factored-out half; inverse
+        self._params, self._keys, self._level_inverse = [], [], []  # per level: split prior's (mean, log-scale),
+        # table keys of the factored-out half from those and the blocks' scale offsets, inverse
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
@@ -188,8 +196,10 @@ class Codec:
                 graph(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
             )
             if level < flow.levels - 1:
-                keys = lambda kept, prior=flow.split_priors[level]: tables.logistic_keys(*prior.params(kept))  # noqa: E731
-                self._keys.append(graph(keys, input_signature=[spec(*side, channels // 2)]))
+                half_spec = spec(*side, channels // 2)
+                self._params.append(graph(flow.split_priors[level].params, input_signature=[half_spec]))
+                index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
+                self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec]))
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -237,51 +247,61 @@ class Codec:
         tile_shape = self.tile_shape(*images.shape[1:3])
         if images.shape[-1] > tile_shape[-1]:
             raise CodecError(f"'{self.name}' codes {tile_shape[-1]}-channel images; these have {images.shape[-1]}")
-        coder, bits = self._encode(_tile(images, tile_shape), measure)
+        coder, bits = self._encode(_tile(images, tile_shape), measure, self.scale_offsets)
         stored_images = np.zeros(n, bool)
         if measure:
             stored_images = bits.reshape(n, -1).sum(axis=1) >= 8 * images[0].size
             if stored_images.all():
                 stored_images[:] = False  # the whole-stream fallback below stores them all
             elif stored_images.any():  # code the others again on their own chunks, as the decoder will
-                coder, _ = self._encode(_tile(images[~stored_images], tile_shape), measure=False)
+                coder, _ = self._encode(_tile(images[~stored_images], tile_shape), False, self.scale_offsets)
         body = coder.get_compressed().astype("<u4").tobytes()
         mixed = bool(stored_images.any())
         if mixed:
             body = np.packbits(stored_images).tobytes() + images[stored_images].tobytes() + body
         stored = len(body) >= images.size
-        header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored)
+        header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored,
+                         offsets=self.scale_offsets)
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
 
-    def _encode(self, tiles, measure):
-        """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk."""
+    def _encode(self, tiles, measure, offsets=True):
+        """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk; with `offsets`, the
+        split priors' scale offsets per block where a latent has whole blocks."""
         coder = constriction.stream.stack.AnsCoder()
         bits = np.zeros(len(tiles)) if measure else None
         chunk = _chunk(tiles.shape[1:])
         for start in reversed(range(0, len(tiles), chunk)):  # a stack: push the last chunk first
-            segments = self._chunk_segments(tiles[start : start + chunk])
+            segments = self._chunk_segments(tiles[start : start + chunk], offsets)
             if measure:
                 bits[start : start + chunk] = self._tile_bits(segments, len(tiles[start : start + chunk]))
-            for low, width, keys, models, values in reversed(segments):
+            for low, width, keys, models, values, offsets in reversed(segments):
                 _encode_segment(values, low, width, keys, models, coder)
+                if offsets is not None:  # pushed last: the decoder needs them first
+                    coder.encode_reverse(offsets.reshape(-1), scale_offsets.MODEL)
         return coder, bits
 
-    def _chunk_segments(self, tiles):
-        """The chunk's latents as (low, width, keys, models, values) per segment, in decode order."""
+    def _chunk_segments(self, tiles, offsets=True):
+        """The chunk's latents as (low, width, keys, models, values, scale offsets or None) per segment, in
+        decode order."""
         splits, z = self._flow(tiles)
-        segments = [self._prior_segment(z.shape) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64),)]
+        segments = [self._prior_segment(z.shape) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64), None)]
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
-            values = ops.convert_to_numpy(y).reshape(-1).astype(np.int64)
-            segments.append(self._logistic_segment(*self._keys[level](kept)) + (values,))
+            mean, log_scale = self._params[level](kept)
+            y = ops.convert_to_numpy(y)
+            chosen = scale_offsets.choose(y, mean, log_scale) if offsets and scale_offsets.adapts(*y.shape[1:3]) else None
+            keys = self._keys[level](mean, log_scale, _no_offsets(y.shape) if chosen is None else chosen)
+            segments.append(self._logistic_segment(*keys) + (y.reshape(-1).astype(np.int64), chosen))
         return segments
 
     def _tile_bits(self, segments, n):
         """The information content (bits) of each of the `n` tiles of a chunk under the tables that code it."""
         bits = np.zeros(n)
-        for low, width, keys, models, values in segments:
+        for low, width, keys, models, values, offsets in segments:
+            if offsets is not None:
+                bits += math.log2(scale_offsets.OFFSETS) * offsets[0].size
             counts = self._prior_counts if models is self._prior_models else self._logistic_counts
             symbols, outside = tables.to_symbols(values, low, width)
             order, groups = _grouped(keys)
@@ -333,10 +353,10 @@ class Codec:
         if header.mixed:
             stored_images, raw, payload = _split_mixed(payload, shape)
             images[stored_images] = raw
-        images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]))
+        images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]), header.offsets)
         return self._checked(images, header, data)
 
-    def _decode_tiles(self, payload, shape):
+    def _decode_tiles(self, payload, shape, offsets=True):
         """The `shape` images whose tiles the rANS words in `payload` hold."""
         if len(payload) % 4:
             raise CodecError("stream is truncated or corrupted (payload is not whole 32-bit words)")
@@ -349,7 +369,8 @@ class Codec:
         chunk = _chunk(tile_shape)
         try:
             tiles = np.concatenate(
-                [self._decode_chunk(coder, min(chunk, count - start), tile_shape) for start in range(0, count, chunk)]
+                [self._decode_chunk(coder, min(chunk, count - start), tile_shape, offsets)
+                 for start in range(0, count, chunk)]
             )
         except (ValueError, RuntimeError, OverflowError) as e:
             raise CodecError(f"stream is truncated or corrupted ({e})") from None
@@ -365,7 +386,7 @@ class Codec:
             raise CodecError("stream is corrupted: the decoded pixels fail the CRC32 check")
         return images[0] if header.n == 0 else images
 
-    def _decode_chunk(self, coder, n, tile_shape):
+    def _decode_chunk(self, coder, n, tile_shape, offsets=True):
         th, tw, tc = tile_shape
         levels = self.flow.levels
         shape = (n, th >> levels, tw >> levels, tc * 2 ** (levels + 1))  # the last latent: 4**L C / 2**(L-1)
@@ -373,11 +394,34 @@ class Codec:
         z = ops.convert_to_tensor(z.astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
-                base, keys = self._keys[level](z)
+                mean, log_scale = self._params[level](z)
+                index = _decode_offsets(coder, mean.shape) if offsets else _no_offsets(mean.shape)
+                base, keys = self._keys[level](mean, log_scale, index)
                 y = _decode_segment(*self._logistic_segment(base, keys), coder).reshape(base.shape)
                 z = ops.concatenate([z, ops.convert_to_tensor(y.astype(np.float32))], axis=-1)
             z = self._level_inverse[level](z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
+
+
+def _offset_keys(mean, log_scale, index):
+    """(base, key) per symbol of a split prior, its log-scales moved by their blocks' offsets."""
+    height, width = ops.shape(mean)[1], ops.shape(mean)[2]
+    return tables.logistic_keys(mean, log_scale + scale_offsets.expand(index, height, width))
+
+
+def _no_offsets(shape):
+    """The offset index of every block of a latent of `shape` that gets no offsets: all at zero."""
+    n, h, w, c = shape
+    return np.full((n, *scale_offsets.blocks(h, w), c), scale_offsets.OFFSETS // 2, np.int32)
+
+
+def _decode_offsets(coder, shape):
+    """The blocks' offset indices of a latent of `shape`, from the stream where it has them."""
+    n, h, w, c = shape
+    if not scale_offsets.adapts(h, w):
+        return _no_offsets(shape)
+    rows, cols = scale_offsets.blocks(h, w)
+    return coder.decode(scale_offsets.MODEL, n * rows * cols * c).astype(np.int32).reshape(n, rows, cols, c)
 
 
 def _chunk(tile_shape):
@@ -481,20 +525,21 @@ class _Header:
     """The stream's header, 22 bytes for one 32x32 RGB image; n = 0 records that a single (H, W, C) image was given.
 
         magic "Z" | version | model name (base-40 digits, varint) | 4-byte weights tag
-        | flags (RGB, stored, batch, mixed) | H, W (varints) | N (varint, batches only)
+        | flags (RGB, stored, batch, mixed, no offsets) | H, W (varints) | N (varint, batches only)
 
-    "stored": the body is the raw pixels; "mixed" (a batch only): some images are stored, the rest coded.
+    "stored": the body is the raw pixels; "mixed" (a batch only): some images are stored, the rest coded;
+    "no offsets": the split priors were coded without their scale offsets per block (`Codec(scale_offsets=False)`).
     """
 
-    RGB, STORED, BATCH, MIXED = 1, 2, 4, 8  # flag bits
+    RGB, STORED, BATCH, MIXED, NO_OFFSETS = 1, 2, 4, 8, 16  # flag bits
 
-    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False):
+    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
-        self.stored, self.mixed, self.size = stored, mixed, size
+        self.stored, self.mixed, self.size, self.offsets = stored, mixed, size, offsets
 
     def pack(self):
         flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
-        flags |= self.MIXED if self.mixed else 0
+        flags |= (self.MIXED if self.mixed else 0) | (0 if self.offsets else self.NO_OFFSETS)
         shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
         return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
@@ -518,10 +563,11 @@ class _Header:
         except (IndexError, UnicodeDecodeError):
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         mixed = bool(flags & cls.MIXED)
-        if flags >= 16 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4 \
+        if flags >= 32 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4 \
                 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
-        return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed)
+        return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,
+                   offsets=not flags & cls.NO_OFFSETS)
 
     def check_size(self, max_pixels):
         pixels = max(self.n, 1) * self.h * self.w

@@ -1,0 +1,61 @@
+"""The split priors' scale offsets per block: the encoder's choice against the analytic width of a logistic,
+bit-exact round trips where they are used, and what they buy on an image whose noise differs by region."""
+
+import math
+
+import numpy as np
+import pytest
+
+from zoo.idf import scale_offsets
+from zoo.idf.codec import Codec
+from test_idf_whole_image import _flow, _photo  # noqa: I001 (the test folder is on the path)
+
+
+@pytest.mark.parametrize("k", [-4, -2, 0, 1, 3])
+def test_the_chosen_offset_matches_the_true_width_of_a_logistic(k):
+    """Values drawn from a logistic exp(k STEP) times as wide as predicted: the blocks' offset is k STEP (each
+    block's mean of 1024 |y - mean| / scale is within 2.7% (one standard error), a quarter of a STEP)."""
+    factor = math.exp(k * scale_offsets.STEP)
+    rng = np.random.default_rng(0)
+    shape = (1, 64, 96, 2)
+    log_scale = rng.uniform(1.5, 3.0, shape).astype(np.float32)  # scales 4.5-20: discretization is negligible
+    mean = rng.uniform(-20, 20, shape).astype(np.float32)
+    u = rng.uniform(1e-6, 1 - 1e-6, shape)
+    y = np.round(mean + factor * np.exp(log_scale) * np.log(u / (1 - u)))
+    index = scale_offsets.choose(y, mean, log_scale)
+    assert index.shape == (1, 2, 3, 2)
+    expected = k + scale_offsets.OFFSETS // 2
+    assert np.all(np.abs(index - expected) <= 1) and np.mean(index == expected) >= 0.75
+
+
+def test_offsets_expand_to_their_blocks_and_partial_edges():
+    index = np.arange(6, dtype=np.int32).reshape(1, 2, 3, 1)
+    offsets = np.asarray(scale_offsets.expand(index, 40, 70))
+    assert offsets.shape == (1, 40, 70, 1)
+    block = scale_offsets.BLOCK
+    assert offsets[0, block - 1, 2 * block, 0] == (2 - scale_offsets.OFFSETS // 2) * scale_offsets.STEP
+    assert offsets[0, 39, 69, 0] == (5 - scale_offsets.OFFSETS // 2) * scale_offsets.STEP
+    assert scale_offsets.adapts(32, 32) and not scale_offsets.adapts(31, 400)
+
+
+def _patchy(shape, seed=0):
+    """A photograph-like image whose right half carries far more noise than its left half."""
+    image = _photo(shape, seed).astype(np.int64)
+    noise = np.random.default_rng(seed + 1).integers(-60, 61, shape)
+    image[:, shape[1] // 2 :] += noise[:, shape[1] // 2 :]
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_offsets_round_trip_bit_exactly_and_shorten_a_stream_whose_noise_differs_by_region():
+    codec = Codec(_flow(3, seed=4), "test-offsets")
+    image = _patchy((128, 192, 3))  # the first split's latent is 64x96: 2x3 blocks
+    data = codec.compress(image)
+    np.testing.assert_array_equal(codec.decompress(data), image)
+    batch = np.stack([image, _patchy((128, 192, 3), seed=5)])
+    np.testing.assert_array_equal(codec.decompress(codec.compress(batch)), batch)
+    segments = codec._chunk_segments(image[None])
+    chosen = [offsets for *_, offsets in segments if offsets is not None]
+    assert len(chosen) == 1 and len(np.unique(chosen[0])) > 1  # the halves got different widths
+    plain = Codec(codec.flow, "test-offsets", scale_offsets=False).compress(image)
+    assert len(data) < len(plain)  # 3 bits per block and channel bought back and more
+    np.testing.assert_array_equal(codec.decompress(plain), image)  # the stream says it has no offsets

@@ -1,0 +1,72 @@
+"""Forward-adaptive scales: the encoder widens or narrows a split prior's logistics per block of the image.
+
+A split prior predicts each factored-out value's scale from the kept half, which
+does not show everything: the noise, grain or texture of one region of one
+photograph can be wider or narrower than the kept half suggests. The encoder
+therefore measures, for every BLOCK x BLOCK block of a latent and every
+channel, how wide the values really are against their predicted scales, and
+picks one of OFFSETS log-scale offsets (multiples of STEP) for that block; the
+offsets travel in the stream (3 bits each, uniform), ahead of the values they
+apply to, so the decoder adds the same offsets before it picks its tables.
+
+The choice is the encoder's alone, so it need not be bit-exact: it takes the
+offset whose scale matches the block's mean |y - mean| / scale, which for a
+logistic of scale s is 2 ln 2 s (within a tenth of the best offset's saving on
+the validation photographs). A latent smaller than one block (a 32x32 tile's)
+gets no offsets: they would cost more than they save.
+
+Example:
+    >>> index = choose(y, mean, log_scale)             # (N, H/BLOCK, W/BLOCK, C) in [0, OFFSETS)
+    >>> log_scale = log_scale + expand(index, h, w)     # what encoder and decoder both key their tables with
+"""
+
+import math
+
+import constriction
+import numpy as np
+from keras import ops
+
+BLOCK = 32  # latent positions per block side
+STEP = 0.125  # log-scale units between offsets: two steps of the table bank's grid
+OFFSETS = 8  # offsets (k - OFFSETS // 2) * STEP for k in [0, OFFSETS): scales x0.61 ... x1.45
+LOGISTIC_MEAN_ABS = 2.0 * math.log(2.0)  # E|X - mean| / scale of a logistic
+
+MODEL = constriction.stream.model.Uniform(OFFSETS)
+
+
+def adapts(height, width):
+    """Whether a latent of `height` x `width` positions gets offsets: at least one whole block."""
+    return height >= BLOCK and width >= BLOCK
+
+
+def blocks(height, width):
+    """(rows, columns) of blocks over a latent; the last row and column may be partial."""
+    return -(-height // BLOCK), -(-width // BLOCK)
+
+
+def choose(y, mean, log_scale):
+    """The offset index (int32, (N, rows, columns, C)) of every block and channel of latent `y` (N, H, W, C),
+    given its prior's `mean` and `log_scale`: the one nearest to log(mean |y - mean| / scale / 2 ln 2)."""
+    y, mean, log_scale = (np.asarray(a, np.float32) for a in (y, mean, log_scale))
+    n, h, w, c = y.shape
+    rows, cols = blocks(h, w)
+    ratio = np.abs(y - mean) * np.exp(-log_scale)
+    padded = np.zeros((n, rows * BLOCK, cols * BLOCK, c), np.float32)
+    counts = np.zeros((1, rows * BLOCK, cols * BLOCK, 1), np.float32)
+    padded[:, :h, :w], counts[:, :h, :w] = ratio, 1.0
+    mean_ratio = _block_sums(padded) / _block_sums(counts)
+    k = np.round(np.log(np.maximum(mean_ratio, 1e-6) / LOGISTIC_MEAN_ABS) / STEP) + OFFSETS // 2
+    return np.clip(k, 0, OFFSETS - 1).astype(np.int32)
+
+
+def expand(index, height, width):
+    """The log-scale offset at every position of a `height` x `width` latent from its blocks' `index`
+    (`keras.ops`, float32: encoder and decoder add exactly the same numbers)."""
+    offsets = (ops.cast(index, "float32") - OFFSETS // 2) * STEP
+    offsets = ops.repeat(ops.repeat(offsets, BLOCK, axis=1), BLOCK, axis=2)
+    return offsets[:, :height, :width]
+
+
+def _block_sums(x):
+    n, h, w, c = x.shape
+    return x.reshape(n, h // BLOCK, BLOCK, w // BLOCK, BLOCK, c).sum(axis=(2, 4))
