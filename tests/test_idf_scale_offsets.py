@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from zoo.idf import codec as codec_module
 from zoo.idf import scale_offsets
 from zoo.idf.codec import Codec
 from test_idf_whole_image import _flow, _photo  # noqa: I001 (the test folder is on the path)
@@ -51,7 +52,8 @@ def test_offsets_round_trip_bit_exactly_and_shorten_a_stream_whose_noise_differs
     image = _patchy((128, 192, 3))  # the first split's latent is 64x96: 2x3 blocks
     data = codec.compress(image)
     np.testing.assert_array_equal(codec.decompress(data), image)
-    batch = np.stack([image, _patchy((128, 192, 3), seed=5)])
+    batch = np.stack([_patchy((128, 192, 3), seed=seed) for seed in range(7)])  # two chunks: 5 tiles, then 2
+    assert codec_module._chunk(batch.shape[1:]) == 5
     np.testing.assert_array_equal(codec.decompress(codec.compress(batch)), batch)
     segments = codec._chunk_segments(image[None])
     chosen = [offsets for *_, offsets in segments if offsets is not None]

@@ -276,10 +276,10 @@ class Codec:
             segments = self._chunk_segments(tiles[start : start + chunk], offsets)
             if measure:
                 bits[start : start + chunk] = self._tile_bits(segments, len(tiles[start : start + chunk]))
-            for low, width, keys, models, values, offsets in reversed(segments):
+            for low, width, keys, models, values, chosen in reversed(segments):
                 _encode_segment(values, low, width, keys, models, coder)
-                if offsets is not None:  # pushed last: the decoder needs them first
-                    coder.encode_reverse(offsets.reshape(-1), scale_offsets.MODEL)
+                if chosen is not None:  # pushed last: the decoder needs them first
+                    coder.encode_reverse(chosen.reshape(-1), scale_offsets.MODEL)
         return coder, bits
 
     def _chunk_segments(self, tiles, offsets=True):
@@ -299,9 +299,9 @@ class Codec:
     def _tile_bits(self, segments, n):
         """The information content (bits) of each of the `n` tiles of a chunk under the tables that code it."""
         bits = np.zeros(n)
-        for low, width, keys, models, values, offsets in segments:
-            if offsets is not None:
-                bits += math.log2(scale_offsets.OFFSETS) * offsets[0].size
+        for low, width, keys, models, values, chosen in segments:
+            if chosen is not None:
+                bits += math.log2(scale_offsets.OFFSETS) * chosen[0].size
             counts = self._prior_counts if models is self._prior_models else self._logistic_counts
             symbols, outside = tables.to_symbols(values, low, width)
             order, groups = _grouped(keys)
