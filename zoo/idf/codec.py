@@ -247,14 +247,14 @@ class Codec:
         tile_shape = self.tile_shape(*images.shape[1:3])
         if images.shape[-1] > tile_shape[-1]:
             raise CodecError(f"'{self.name}' codes {tile_shape[-1]}-channel images; these have {images.shape[-1]}")
-        coder, bits = self._encode(_tile(images, tile_shape), measure, self.scale_offsets)
+        coder, bits = self._encode(_tile(images, tile_shape), measure)
         stored_images = np.zeros(n, bool)
         if measure:
             stored_images = bits.reshape(n, -1).sum(axis=1) >= 8 * images[0].size
             if stored_images.all():
                 stored_images[:] = False  # the whole-stream fallback below stores them all
             elif stored_images.any():  # code the others again on their own chunks, as the decoder will
-                coder, _ = self._encode(_tile(images[~stored_images], tile_shape), False, self.scale_offsets)
+                coder, _ = self._encode(_tile(images[~stored_images], tile_shape), measure=False)
         body = coder.get_compressed().astype("<u4").tobytes()
         mixed = bool(stored_images.any())
         if mixed:
@@ -266,14 +266,13 @@ class Codec:
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
 
-    def _encode(self, tiles, measure, offsets=True):
-        """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk; with `offsets`, the
-        split priors' scale offsets per block where a latent has whole blocks."""
+    def _encode(self, tiles, measure):
+        """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk."""
         coder = constriction.stream.stack.AnsCoder()
         bits = np.zeros(len(tiles)) if measure else None
         chunk = _chunk(tiles.shape[1:])
         for start in reversed(range(0, len(tiles), chunk)):  # a stack: push the last chunk first
-            segments = self._chunk_segments(tiles[start : start + chunk], offsets)
+            segments = self._chunk_segments(tiles[start : start + chunk])
             if measure:
                 bits[start : start + chunk] = self._tile_bits(segments, len(tiles[start : start + chunk]))
             for low, width, keys, models, values, chosen in reversed(segments):
@@ -282,16 +281,17 @@ class Codec:
                     coder.encode_reverse(chosen.reshape(-1), scale_offsets.MODEL)
         return coder, bits
 
-    def _chunk_segments(self, tiles, offsets=True):
+    def _chunk_segments(self, tiles):
         """The chunk's latents as (low, width, keys, models, values, scale offsets or None) per segment, in
-        decode order."""
+        decode order; the offsets where `self.scale_offsets` and the latent has whole blocks."""
         splits, z = self._flow(tiles)
         segments = [self._prior_segment(z.shape) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64), None)]
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             mean, log_scale = self._params[level](kept)
             y = ops.convert_to_numpy(y)
-            chosen = scale_offsets.choose(y, mean, log_scale) if offsets and scale_offsets.adapts(*y.shape[1:3]) else None
+            adapts = self.scale_offsets and scale_offsets.adapts(*y.shape[1:3])
+            chosen = scale_offsets.choose(y, mean, log_scale) if adapts else None
             keys = self._keys[level](mean, log_scale, _no_offsets(y.shape) if chosen is None else chosen)
             segments.append(self._logistic_segment(*keys) + (y.reshape(-1).astype(np.int64), chosen))
         return segments
