@@ -232,6 +232,7 @@ def test_priors_are_normalised_over_their_support():
 @pytest.mark.parametrize("layer", [
     Squeeze(), ChannelPermutation(seed=5), IntegerCoupling(width=8, depth=2), SplitPrior(width=8, depth=1),
     IntegerCoupling(width=8, depth=1, rezero=True, norm_groups=2), SplitPrior(width=8, depth=0, norm_groups=4),
+    SplitPrior(width=8, depth=0, context=8),
     MixturePrior(mixtures=4), ThinConv2D(3, 3, padding="same"),
 ])
 def test_layers_serialize(layer):

@@ -219,6 +219,43 @@ class AveragedWeights(keras.callbacks.Callback):
             self.trained = None
 
 
+def load_published(model, name):
+    """Load the published checkpoint of `name` into `model`; returns the names of the layers it had no
+    weights for (none, unless the model's config adds layers to the published one's).
+
+    A config may grow the published model (a layer added, which starts as the identity): then every
+    layer the checkpoint has takes its weights and the added ones keep their initial values. Nothing of
+    the checkpoint may be lost: every one of its weight arrays must be found, equal, in the model, else
+    this raises a `ZooError` (the new config changed a shape the checkpoint has).
+    """
+    import warnings
+
+    import numpy as np
+
+    from zoo.errors import ZooError
+
+    weights = hub.fetch(name).files[checkpoint.WEIGHTS]
+    try:
+        model.load_weights(weights)
+        return []
+    except ValueError:
+        pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.load_weights(weights, skip_mismatch=True)
+    published = checkpoint.load(hub.fetch(name).files[checkpoint.CONFIG], weights)
+    key = lambda w: (tuple(w.shape), np.array(w).tobytes())  # noqa: E731
+    ours, theirs = {key(w) for w in model.weights}, {key(w) for w in published.weights}
+    lost = [w.path for w in published.weights if key(w) not in ours]
+    if lost:
+        raise ZooError(f"the published weights of '{name}' do not fit this config of the model: "
+                       f"{len(lost)} weights have no place in it (first: {lost[0]}); train it without --from-pretrained")
+    new = sorted({w.path.rsplit("/", 2)[0] for w in model.weights if key(w) not in theirs})
+    print(f"started from the published '{name}'; layers it did not have keep their initial weights: "
+          f"{', '.join(new) or 'none'} ({len(caught)} skipped)", flush=True)
+    return new
+
+
 def train(
     spec,
     *,
@@ -305,7 +342,7 @@ def train(
         model = spec.builder()
         initialized_from = None
         if from_pretrained:
-            model.load_weights(hub.fetch(spec.name).files[checkpoint.WEIGHTS])
+            load_published(model, spec.name)
             started_from = manifest.entry(spec.name)
         elif from_weights:
             model.load_weights(from_weights)

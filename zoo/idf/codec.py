@@ -187,8 +187,9 @@ class Codec:
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
         graph = functools.partial(tf.function, autograph=False)
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
-        self._params, self._keys, self._level_inverse = [], [], []  # per level: split prior's (mean, log-scale),
-        # table keys of the factored-out half from those and the blocks' scale offsets, inverse
+        self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
+        # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
+        # context net's (mean, log-scale) of the non-anchors (or None), inverse
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
@@ -200,6 +201,9 @@ class Codec:
                 self._params.append(graph(flow.split_priors[level].params, input_signature=[half_spec]))
                 index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
                 self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec]))
+                prior = flow.split_priors[level]
+                self._context.append(graph(prior.context_params, input_signature=[half_spec] * 4) if prior.context
+                                     else None)
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -283,17 +287,27 @@ class Codec:
 
     def _chunk_segments(self, tiles):
         """The chunk's latents as (low, width, keys, models, values, scale offsets or None) per segment, in
-        decode order; the offsets where `self.scale_offsets` and the latent has whole blocks."""
+        decode order; the offsets where `self.scale_offsets` and the latent has whole blocks. A split prior
+        with context codes two segments: the anchors (with the offsets), then the other positions under its
+        context net, whose view of the anchors' residuals adapts their scales better than offsets do."""
         splits, z = self._flow(tiles)
         segments = [self._prior_segment(z.shape) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64), None)]
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             mean, log_scale = self._params[level](kept)
-            y = ops.convert_to_numpy(y)
-            adapts = self.scale_offsets and scale_offsets.adapts(*y.shape[1:3])
-            chosen = scale_offsets.choose(y, mean, log_scale) if adapts else None
-            keys = self._keys[level](mean, log_scale, _no_offsets(y.shape) if chosen is None else chosen)
-            segments.append(self._logistic_segment(*keys) + (y.reshape(-1).astype(np.int64), chosen))
+            values = ops.convert_to_numpy(y)
+            adapts = self.scale_offsets and scale_offsets.adapts(*values.shape[1:3])
+            chosen = scale_offsets.choose(values, mean, log_scale) if adapts else None
+            index = _no_offsets(values.shape) if chosen is None else chosen
+            keys = self._keys[level](mean, log_scale, index)
+            values = values.astype(np.int64)
+            if self._context[level] is None:
+                segments.append(self._logistic_segment(*keys) + (values.reshape(-1), chosen))
+                continue
+            anchors = _anchors(values.shape)
+            segments.append(self._logistic_segment(*_at(keys, anchors)) + (values[anchors], chosen))
+            keys = self._keys[level](*self._context[level](kept, y, mean, log_scale), _no_offsets(values.shape))
+            segments.append(self._logistic_segment(*_at(keys, ~anchors)) + (values[~anchors], None))
         return segments
 
     def _tile_bits(self, segments, n):
@@ -386,6 +400,21 @@ class Codec:
             raise CodecError("stream is corrupted: the decoded pixels fail the CRC32 check")
         return images[0] if header.n == 0 else images
 
+    def _decode_split(self, coder, level, kept, offsets):
+        """The factored-out half of split `level` (int64, the shape of its prior's parameters), given the kept half."""
+        mean, log_scale = self._params[level](kept)
+        index = _decode_offsets(coder, mean.shape) if offsets else _no_offsets(mean.shape)
+        keys = self._keys[level](mean, log_scale, index)
+        if self._context[level] is None:
+            return _decode_segment(*self._logistic_segment(*keys), coder).reshape(mean.shape)
+        anchors = _anchors(tuple(mean.shape))
+        y = np.zeros(tuple(mean.shape), np.int64)
+        y[anchors] = _decode_segment(*self._logistic_segment(*_at(keys, anchors)), coder)
+        context = self._context[level](kept, ops.convert_to_tensor(y.astype(np.float32)), mean, log_scale)
+        keys = self._keys[level](*context, _no_offsets(y.shape))
+        y[~anchors] = _decode_segment(*self._logistic_segment(*_at(keys, ~anchors)), coder)
+        return y
+
     def _decode_chunk(self, coder, n, tile_shape, offsets=True):
         th, tw, tc = tile_shape
         levels = self.flow.levels
@@ -394,13 +423,21 @@ class Codec:
         z = ops.convert_to_tensor(z.astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
-                mean, log_scale = self._params[level](z)
-                index = _decode_offsets(coder, mean.shape) if offsets else _no_offsets(mean.shape)
-                base, keys = self._keys[level](mean, log_scale, index)
-                y = _decode_segment(*self._logistic_segment(base, keys), coder).reshape(base.shape)
+                y = self._decode_split(coder, level, z, offsets)
                 z = ops.concatenate([z, ops.convert_to_tensor(y.astype(np.float32))], axis=-1)
             z = self._level_inverse[level](z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
+
+
+def _anchors(shape):
+    """Where a factored-out latent of `shape` (N, H, W, C) has its anchors (`layers.checkerboard`), as bools."""
+    n, h, w, c = shape
+    return np.broadcast_to((np.add.outer(np.arange(h), np.arange(w)) % 2 == 0)[None, :, :, None], shape)
+
+
+def _at(keys, where):
+    """A split prior's (base, key) tensors at the positions `where` (bools), flat."""
+    return tuple(ops.convert_to_numpy(k)[where] for k in keys)
 
 
 def _offset_keys(mean, log_scale, index):

@@ -16,6 +16,9 @@ latents. With `fully_convolutional=True` the last prior is one mixture per
 channel, shared by every position, and nothing else depends on the position
 either: the flow takes images of any size whose sides are multiples of
 2**levels (`image_shape` is then only the size it is built and trained at).
+With `context` (a width), every split prior codes half its positions (a
+checkerboard) with a context net that sees the other half's values (see
+`SplitPrior`).
 
 Example:
     >>> import zoo
@@ -47,7 +50,8 @@ class IntegerDiscreteFlow(keras.Model):
     """`call(images)` returns each image's bits per dimension; `latents` and `inverse` are the bijection."""
 
     def __init__(self, image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5,
-                 seed=0, fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, **kwargs):
+                 seed=0, fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0,
+                 **kwargs):
         super().__init__(**kwargs)
         h, w, _ = image_shape
         if h % 2**levels or w % 2**levels:
@@ -56,6 +60,7 @@ class IntegerDiscreteFlow(keras.Model):
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
         self.fully_convolutional = fully_convolutional
         self.undo_permutations, self.rezero, self.norm_groups = undo_permutations, rezero, norm_groups
+        self.context = context
         flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
         depths = _per_level(depth, levels, "depth", 0)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
@@ -65,7 +70,8 @@ class IntegerDiscreteFlow(keras.Model):
             IntegerCoupling(widths[level], depths[level], rezero, norm_groups, name=f"coupling{i}")
             for level in range(levels) for i in range(self._starts[level], self._starts[level + 1])
         ]
-        self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, name=f"split{i}") for i in range(levels - 1)]
+        self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, context, name=f"split{i}")
+                             for i in range(levels - 1)]
         self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
         for level in range(levels):  # the permutations' orders are read before they are first called
             channels = image_shape[-1] * 4 ** (level + 1) // 2**level
@@ -175,6 +181,7 @@ class IntegerDiscreteFlow(keras.Model):
             "undo_permutations": self.undo_permutations,
             "rezero": self.rezero,
             "norm_groups": self.norm_groups,
+            "context": self.context,
         }
 
 

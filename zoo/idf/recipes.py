@@ -67,10 +67,10 @@ CIFAR10_RECIPE = Recipe(
 
 
 def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0,
-        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0):
+        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0):
     """An Integer Discrete Flow for uint8 images of `image_shape` (see `IntegerDiscreteFlow`)."""
     return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed,
-                               fully_convolutional, undo_permutations, rezero, norm_groups, name="idf")
+                               fully_convolutional, undo_permutations, rezero, norm_groups, context, name="idf")
 
 
 @register("idf-cifar10", recipe=CIFAR10_RECIPE)
@@ -138,7 +138,8 @@ def _from_idf_cifar10(model):
     """idf-photos starts from idf-cifar10: every layer the two share by name and shape (the couplings,
     permutations and split priors of idf-cifar10's levels), and the last prior (one mixture per channel)
     from idf-cifar10's at an interior position of its 4x4 last latent when the channels agree. Layers
-    idf-cifar10 does not have (the split priors and couplings of further levels) keep their fresh weights."""
+    idf-cifar10 does not have (the split priors and couplings of further levels, the split priors' context
+    nets) keep their fresh weights."""
     import zoo
 
     source = zoo.load("idf-cifar10")
@@ -146,7 +147,10 @@ def _from_idf_cifar10(model):
     for layer in model.layers:
         if layer.name not in theirs or not layer.weights:
             continue
-        values = [w.numpy() for w in theirs[layer.name].weights]
+        source_layer = theirs[layer.name]
+        if getattr(layer, "context", 0) and not source_layer.context:  # a split prior: its context net stays fresh
+            layer, source_layer = layer.net, source_layer.net
+        values = [w.numpy() for w in source_layer.weights]
         if layer.name == "prior" and source.prior.per_position:
             values = [v[1, 1] for v in values]
         if [v.shape for v in values] == [tuple(w.shape) for w in layer.weights]:
@@ -197,6 +201,8 @@ def grown_from_idf_photos(model, freeze=False):
             added[-1].set_weights([identity, identity])
     for theirs, ours in zip(source.split_priors, model.split_priors):
         _grow_net(ours.net, theirs.net, ours.name)
+        if theirs.context and ours.context == theirs.context:
+            ours.context_net.set_weights(theirs.context_net.get_weights())
         ours.trainable = not freeze
     model.prior.set_weights(source.prior.get_weights())
     model.prior.trainable = not freeze
@@ -283,6 +289,85 @@ def last_latent_counts(model, files, mode="RGB", multiple=32):
     return tf.constant(values, tf.float32), tf.constant(counts, tf.float32), dims
 
 
+def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1e-3, crop=64, batch_size=8, seed=0):
+    """Fit the split priors' context nets (`SplitPrior(context=...)`), the flow and the priors fixed, to the
+    factored-out latents of the whole training photographs (the recipe's training files, cut to multiples of
+    its `validation_multiple`); returns what it did for the run's record.
+
+    Each level's net trains on its own: Adam with a cosine decay, `steps` batches of `batch_size` random
+    crops of the latents, `crop` positions a side at the first split and half as many at each split after
+    (its latents are half as wide), at least 16. The loss is the exact bits of the non-anchor positions,
+    the only ones a context net codes. Training the flow on crops shows the context nets the same few
+    positions as its priors; the whole photographs' latents are what the codec sees.
+
+    Example:
+        >>> fit_context_priors(zoo.load("idf-photos"), PHOTO_RECIPE)["bits_per_dim_after"]  # training photographs
+    """
+    from tqdm import tqdm
+
+    from zoo.idf.distributions import LOG2, discretized_logistic_logp
+    from zoo.idf.layers import checkerboard
+
+    if not model.context:
+        raise ValueError("fit_context_priors needs a flow whose split priors have context nets (context > 0)")
+    files = recipe._files(recipe.train_split)
+    latents, dims = split_latents(model, files, recipe.mode, recipe.validation_multiple)
+    rng = np.random.default_rng(seed)
+    before = after = 0.0
+    for level, prior in enumerate(model.split_priors):
+
+        def bits(kept, y, mean, log_scale, prior=prior):
+            logp = discretized_logistic_logp(y, *prior.context_params(kept, y, mean, log_scale))
+            return -tf.reduce_sum((1.0 - checkerboard(y)) * logp) / LOG2
+
+        def step(batch, prior=prior, bits=bits, optimizer=None):
+            with tf.GradientTape() as tape:
+                loss = bits(*batch) / tf.cast(tf.size(batch[1]), tf.float32)
+            variables = prior.context_net.trainable_variables
+            optimizer.apply(tape.gradient(loss, [v.value for v in variables]), variables)
+
+        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps))
+        train_step = tf.function(functools.partial(step, optimizer=optimizer))
+        measure = tf.function(bits)
+        before += sum(float(measure(*[a[None] for a in image])) for image in latents[level])
+        side = max(16, crop >> level)
+        large = [image for image in latents[level] if min(image[0].shape[:2]) >= side]
+        for _ in tqdm(range(steps), desc=f"fit context prior {level}", unit="step", mininterval=10):
+            batch = []
+            for _ in range(batch_size):
+                image = large[rng.integers(len(large))]
+                h, w = image[0].shape[:2]
+                i, j = rng.integers(h - side + 1), rng.integers(w - side + 1)
+                i, j = i - i % 2, j - j % 2  # crops keep the anchors' parity
+                batch.append([a[i : i + side, j : j + side] for a in image])
+            train_step([np.stack(b) for b in zip(*batch)])
+        after += sum(float(measure(*[a[None] for a in image])) for image in latents[level])
+    return {"step": "fit_context_priors", "photographs": len(files), "steps": steps, "learning_rate": learning_rate,
+            "bits_per_dim_before": round(before / dims, 6), "bits_per_dim_after": round(after / dims, 6)}
+
+
+def split_latents(model, files, mode="RGB", multiple=32):
+    """([per split: [(kept, y, mean, log_scale) per image]], image dimensions) of the whole images in `files`
+    (cut to multiples of `multiple`): what the split priors' context nets see and code; float32 arrays."""
+    latents, dims = [[] for _ in model.split_priors], 0
+    for image, _ in data.photo_images(files, mode, multiple).as_numpy_iterator():
+        splits, _ = model.flow(image[None])
+        for level, (kept, y) in enumerate(splits):
+            mean, log_scale = model.split_priors[level].params(kept)
+            latents[level].append([np.asarray(a, np.float32)[0] for a in (kept, y, mean, log_scale)])
+        dims += image.size
+    return latents, dims
+
+
+def fit_priors(model, recipe, data_dir=None):
+    """The photo recipes' finish step: the last prior (`fit_last_prior`), then, for a flow with context nets,
+    the split priors' (`fit_context_priors`)."""
+    record = fit_last_prior(model, recipe, data_dir)
+    if model.context:
+        record = {"steps": [record, fit_context_priors(model, recipe, data_dir)]}
+    return record
+
+
 PHOTO_RECIPE = PhotoRecipe(
     paper=PAPER,
     dataset="photos/train",
@@ -300,7 +385,7 @@ PHOTO_RECIPE = PhotoRecipe(
     validation_split="validation",
     eval_split="kodak24",
     initialize=_from_idf_cifar10,
-    finish=fit_last_prior,
+    finish=fit_priors,
 )
 GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None, crop=64, crops_per_epoch=8192, batch_size=16,
                                   optimizer=lambda steps: warmup_cosine(steps, peak=1e-3))
@@ -309,7 +394,8 @@ GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None, crop=
 @register("idf-photos", recipe=PHOTO_RECIPE)
 def idf_photos(**overrides):
     """Integer Discrete Flow for photographs of any size, fully convolutional (uint8 RGB in, bits per dimension out)."""
-    return idf(**{"image_shape": (64, 64, 3), "width": 128, "levels": 5, "fully_convolutional": True, **overrides})
+    return idf(**{"image_shape": (64, 64, 3), "width": 128, "levels": 5, "fully_convolutional": True, "context": 32,
+                  **overrides})
 
 
 @register("idf-gray", recipe=GRAY_RECIPE)

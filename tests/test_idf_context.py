@@ -1,0 +1,119 @@
+"""The split priors' checkerboard context: what the context net may read (only the anchors), that it starts
+as the prior without it, that the codec codes exactly what the model measures, bit-exact round trips, and
+that a published flow without context grows one without losing a weight."""
+
+import math
+import types
+
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo import checkpoint, training
+from zoo.errors import ZooError
+from zoo.idf import codec as codec_module
+from zoo.idf.codec import Codec
+from zoo.idf.layers import SplitPrior, checkerboard
+from zoo.idf.model import IntegerDiscreteFlow
+from test_idf_whole_image import _flow, _photo  # noqa: I001 (the test folder is on the path)
+
+
+def _prior_and_latent(seed=0):
+    rng = np.random.default_rng(seed)
+    prior = SplitPrior(width=8, depth=0, context=8)
+    z = ops.convert_to_tensor(rng.integers(-40, 41, (2, 12, 10, 8)), "float32")
+    prior(z)  # builds
+    prior.set_weights([w + 0.1 * rng.normal(size=w.shape) for w in prior.get_weights()])
+    kept, y = prior.partition(z)
+    return prior, kept, np.asarray(y)
+
+
+def test_the_context_reads_the_anchors_and_nothing_else_of_y():
+    prior, kept, y = _prior_and_latent()
+    mean, log_scale = prior.params(kept)
+    anchors = np.broadcast_to(np.asarray(checkerboard(y)) > 0, y.shape)
+    before = [np.asarray(p) for p in prior.context_params(kept, y, mean, log_scale)]
+    others = np.where(anchors, y, np.random.default_rng(1).integers(-1000, 1000, y.shape))  # what the decoder lacks
+    after = [np.asarray(p) for p in prior.context_params(kept, others, mean, log_scale)]
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    moved = y.copy()
+    moved[0, 4, 4, 0] += 7  # an anchor (4 + 4 even): its neighbours' parameters change
+    assert anchors[0, 4, 4, 0]
+    changed = np.asarray(prior.context_params(kept, moved, mean, log_scale)[0]) != before[0]
+    assert changed[0, 3:6, 3:6].any() and not changed[1].any()
+
+
+def test_a_zero_headed_context_net_leaves_the_prior_as_it_was():
+    prior, kept, y = _prior_and_latent()
+    head = prior.context_net.head
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    plain = SplitPrior(width=8, depth=0)
+    plain(ops.concatenate([kept, y], axis=-1))
+    plain.net.set_weights(prior.net.get_weights())
+    np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), np.asarray(plain.log_prob(kept, y)), rtol=1e-6)
+
+
+def test_the_log_prob_is_the_anchors_under_the_prior_plus_the_rest_under_the_context():
+    prior, kept, y = _prior_and_latent()
+    from zoo.idf.distributions import discretized_logistic_logp
+
+    mean, log_scale = prior.params(kept)
+    anchors = np.broadcast_to(np.asarray(checkerboard(y)) > 0, y.shape)
+    first = np.asarray(discretized_logistic_logp(y, mean, log_scale))
+    second = np.asarray(discretized_logistic_logp(y, *prior.context_params(kept, y, mean, log_scale)))
+    expected = np.where(anchors, first, second).sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), expected, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def context_codec():
+    return Codec(_flow(3, seed=2, context=8), "test-context")
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 37, 3), (70, 3, 3), (128, 192, 3)])
+def test_a_flow_with_context_round_trips_bit_exactly(context_codec, shape):
+    image = _photo(shape, seed=sum(shape))
+    np.testing.assert_array_equal(context_codec.decompress(context_codec.compress(image)), image)
+
+
+def test_a_batch_in_two_chunks_round_trips(context_codec):
+    batch = np.stack([_photo((128, 192, 3), seed=seed) for seed in range(7)])
+    assert codec_module._chunk(batch.shape[1:]) == 5
+    np.testing.assert_array_equal(context_codec.decompress(context_codec.compress(batch)), batch)
+
+
+def test_the_codec_codes_what_the_flow_measures(context_codec):
+    """Without offsets the stream costs the flow's own -log2 P(image) within the tables' snapping (0.5%)
+    and the header; the context saves bits on this image, so the two halves of the split are really coded
+    by different models."""
+    image = _photo((64, 96, 3), seed=5)
+    ideal = float(context_codec.flow(image[None])[0]) * image.size
+    coded = 8 * len(Codec(context_codec.flow, "test-context", scale_offsets=False).compress(image))
+    assert ideal <= coded + 32 and coded <= 1.005 * ideal + 8 * 40, (coded, ideal)
+
+
+def test_a_published_flow_grows_context_nets_without_losing_a_weight(tmp_path, monkeypatch):
+    plain = _flow(3, seed=3)
+    folder = checkpoint.save(plain, tmp_path / "published", card="")
+    files = {checkpoint.CONFIG: folder / checkpoint.CONFIG, checkpoint.WEIGHTS: folder / checkpoint.WEIGHTS}
+    monkeypatch.setattr(training.hub, "fetch", lambda name: types.SimpleNamespace(files=files))
+    grown = _flow(3, seed=9, context=8)
+    for prior in grown.split_priors:
+        prior.context_net.head.set_weights([np.zeros_like(w) for w in prior.context_net.head.get_weights()])
+    added = training.load_published(grown, "test-flow")
+    assert added == ["test-flow/split0/context"]
+    image = _photo((32, 48, 3))[None]
+    assert math.isclose(float(grown(image)[0]), float(plain(image)[0]), rel_tol=1e-6)
+    with pytest.raises(ZooError, match="do not fit"):
+        training.load_published(IntegerDiscreteFlow((16, 16, 3), levels=2, flows_per_level=2, width=[8, 16], mixtures=3,
+                                                    fully_convolutional=True, context=8, name="test-flow"), "test-flow")
+
+
+def test_a_flow_with_context_saves_and_reloads_to_the_same_bits(tmp_path):
+    flow = _flow(3, seed=6, context=8)
+    folder = checkpoint.save(flow, tmp_path / "saved", card="")
+    again = checkpoint.load(folder / checkpoint.CONFIG, folder / checkpoint.WEIGHTS)
+    assert again.context == 8 and again.split_priors[0].context == 8
+    image = _photo((32, 48, 3))[None]
+    np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))
