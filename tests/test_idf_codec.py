@@ -162,6 +162,23 @@ def test_table_bank_costs_under_a_tenth_of_a_percent():
     assert exact_bits <= table_bits < 1.001 * exact_bits
 
 
+@pytest.mark.parametrize("scale, tables_per_level", [(0.5, 32), (1.5, 16), (4.0, 4), (40.0, 1)])
+def test_wider_logistics_share_tables_across_the_mean_s_fractions(scale, tables_per_level):
+    """The mean's fraction grid coarsens with the scale (`tables.fraction_step`): fewer tables, fewer coder calls;
+    each table is centred on its bin, so a snapped mean is off by at most half a bin."""
+    from zoo.idf import tables
+
+    mean = np.linspace(0.0, 1.0, 512, endpoint=False, dtype=np.float32) + 7.0
+    log_scale = np.full_like(mean, np.log(scale))
+    base, keys = (np.asarray(a) for a in tables.logistic_keys(mean, log_scale))
+    assert len(np.unique(keys)) == tables_per_level
+    for m, b, key in zip(mean, base, keys):
+        level, fraction = divmod(int(key), tables.FRACTIONS)
+        step = tables.fraction_step(level)
+        centre = b + (fraction + 0.5 * step) / tables.FRACTIONS
+        assert fraction % step == 0 and abs(m - centre) <= 0.5 * step / tables.FRACTIONS + 1e-6
+
+
 def test_checkpoint_of_a_compiled_trained_flow_reloads(tmp_path):
     """A compiled flow also holds metric variables; the checkpoint must hold the layers' weights only."""
     from zoo import checkpoint

@@ -43,9 +43,10 @@ from zoo.errors import ZooError
 from zoo.idf import scale_offsets, tables
 
 MAGIC = b"Z"
-VERSION = 5  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
-# in another order; 5: the split priors' scale offsets per block (`scale_offsets`). An older stream could
-# decode to other pixels, so it is refused by its version
+VERSION = 6  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
+# in another order; 5: the split priors' scale offsets per block (`scale_offsets`); 6: a coarser grid of
+# the means' fractions for wide logistics (`tables.fraction_step`). An older stream could decode to other
+# pixels, so it is refused by its version
 CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
 # chunks, so their floats agree
 MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
@@ -189,7 +190,7 @@ class Codec:
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
-        # context net's (mean, log-scale) of the non-anchors (or None), inverse
+        # non-anchors' table keys from the context net (or None), inverse
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
@@ -202,8 +203,8 @@ class Codec:
                 index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
                 self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec]))
                 prior = flow.split_priors[level]
-                self._context.append(graph(prior.context_params, input_signature=[half_spec] * 4) if prior.context
-                                     else None)
+                self._context.append(graph(functools.partial(_context_keys, prior), input_signature=[half_spec] * 4)
+                                     if prior.context else None)
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -304,10 +305,10 @@ class Codec:
             if self._context[level] is None:
                 segments.append(self._logistic_segment(*keys) + (values.reshape(-1), chosen))
                 continue
-            anchors = _anchors(values.shape)
-            segments.append(self._logistic_segment(*_at(keys, anchors)) + (values[anchors], chosen))
-            keys = self._keys[level](*self._context[level](kept, y, mean, log_scale), _no_offsets(values.shape))
-            segments.append(self._logistic_segment(*_at(keys, ~anchors)) + (values[~anchors], None))
+            anchors, others = _halves(values.shape)
+            segments.append(self._logistic_segment(*_at(keys, anchors)) + (values.reshape(-1)[anchors], chosen))
+            keys = self._context[level](kept, y, mean, log_scale)
+            segments.append(self._logistic_segment(*_at(keys, others)) + (values.reshape(-1)[others], None))
         return segments
 
     def _tile_bits(self, segments, n):
@@ -407,13 +408,13 @@ class Codec:
         keys = self._keys[level](mean, log_scale, index)
         if self._context[level] is None:
             return _decode_segment(*self._logistic_segment(*keys), coder).reshape(mean.shape)
-        anchors = _anchors(tuple(mean.shape))
-        y = np.zeros(tuple(mean.shape), np.int64)
+        shape = tuple(mean.shape)
+        anchors, others = _halves(shape)
+        y = np.zeros(math.prod(shape), np.int64)
         y[anchors] = _decode_segment(*self._logistic_segment(*_at(keys, anchors)), coder)
-        context = self._context[level](kept, ops.convert_to_tensor(y.astype(np.float32)), mean, log_scale)
-        keys = self._keys[level](*context, _no_offsets(y.shape))
-        y[~anchors] = _decode_segment(*self._logistic_segment(*_at(keys, ~anchors)), coder)
-        return y
+        keys = self._context[level](kept, ops.convert_to_tensor(y.astype(np.float32).reshape(shape)), mean, log_scale)
+        y[others] = _decode_segment(*self._logistic_segment(*_at(keys, others)), coder)
+        return y.reshape(shape)
 
     def _decode_chunk(self, coder, n, tile_shape, offsets=True):
         th, tw, tc = tile_shape
@@ -429,15 +430,23 @@ class Codec:
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
 
 
-def _anchors(shape):
-    """Where a factored-out latent of `shape` (N, H, W, C) has its anchors (`layers.checkerboard`), as bools."""
+@functools.lru_cache(maxsize=64)
+def _halves(shape):
+    """(flat indices of the anchors, of the other positions) of a factored-out latent of `shape` (N, H, W, C),
+    each in the latent's order (`layers.checkerboard`)."""
     n, h, w, c = shape
-    return np.broadcast_to((np.add.outer(np.arange(h), np.arange(w)) % 2 == 0)[None, :, :, None], shape)
+    anchors = np.broadcast_to((np.add.outer(np.arange(h), np.arange(w)) % 2 == 0)[None, :, :, None], shape)
+    return np.flatnonzero(anchors), np.flatnonzero(~anchors)
 
 
 def _at(keys, where):
-    """A split prior's (base, key) tensors at the positions `where` (bools), flat."""
-    return tuple(ops.convert_to_numpy(k)[where] for k in keys)
+    """A split prior's (base, key) tensors at the flat positions `where`."""
+    return tuple(ops.convert_to_numpy(k).reshape(-1)[where] for k in keys)
+
+
+def _context_keys(prior, kept, y, mean, log_scale):
+    """(base, key) per symbol of a split prior's non-anchors, from its context net (no scale offsets)."""
+    return tables.logistic_keys(*prior.context_params(kept, y, mean, log_scale))
 
 
 def _offset_keys(mean, log_scale, index):

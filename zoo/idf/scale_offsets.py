@@ -63,8 +63,9 @@ def expand(index, height, width):
     """The log-scale offset at every position of a `height` x `width` latent from its blocks' `index`
     (`keras.ops`, float32: encoder and decoder add exactly the same numbers)."""
     offsets = (ops.cast(index, "float32") - OFFSETS // 2) * STEP
-    offsets = ops.repeat(ops.repeat(offsets, BLOCK, axis=1), BLOCK, axis=2)
-    return offsets[:, :height, :width]
+    n, rows, cols, channels = ops.shape(offsets)
+    offsets = ops.broadcast_to(offsets[:, :, None, :, None, :], (n, rows, BLOCK, cols, BLOCK, channels))
+    return ops.reshape(offsets, (n, rows * BLOCK, cols * BLOCK, channels))[:, :height, :width]
 
 
 def _block_sums(x):

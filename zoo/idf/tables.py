@@ -8,9 +8,13 @@ coded as the escape entry followed by the raw value (two 16-bit uniforms).
 
 The split priors' logistics differ per symbol; rather than a table per symbol,
 each (mean, log-scale) is snapped to a grid: the mean's integer part shifts
-the window, its fractional part (1/FRACTIONS steps) and the log-scale
-(1/SCALE_STEPS steps) pick one of a bank of tables. The snapping costs far
-under 0.1% of the rate, and symbols that share a table are coded together.
+the window, its fractional part and the log-scale (1/SCALE_STEPS steps) pick
+one of a bank of tables. The fraction's grid is 1/FRACTIONS for scales up to
+1 and coarser for wider logistics, one step per doubling of the scale
+(`fraction_step`): a mean's offset matters in proportion to the scale, and
+the fewer tables a latent uses, the fewer calls the coder makes (symbols that
+share a table are coded together). The snapping costs far under 0.1% of the
+rate.
 The keys are float32 `keras.ops` arithmetic that the codec compiles into the
 split priors' graph, the tables NumPy float64 built from the keys alone; both
 sides compute both identically, so both sides pick the same tables.
@@ -35,6 +39,9 @@ SCALE_STEPS = 16  # grid of the log-scale, per unit
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # scales from 0.05 to 3000 lattice units
 SCALE_LEVELS = int((LOG_SCALE_MAX - LOG_SCALE_MIN) * SCALE_STEPS) + 1
 MAX_BASE = 1 << 30  # window bases are clipped to +-2**30 (int32)
+COARSE_FROM = 48  # the scale level (scale 1) from which the mean's fraction grid coarsens
+COARSE_EVERY = 11  # scale levels per doubling of the scale (16 ln 2), and of the fraction grid's step
+MAX_COARSENING = 5  # the coarsest grid: one table per scale level (step FRACTIONS)
 
 
 def window_widths(log_scale):
@@ -54,13 +61,21 @@ def logistic_keys(mean, log_scale):
     base = ops.clip(ops.floor(mean), -MAX_BASE, MAX_BASE)  # a mean that far off escapes every window anyway
     fraction = ops.clip(ops.floor((mean - base) * FRACTIONS), 0, FRACTIONS - 1)
     level = ops.clip(ops.round((log_scale - LOG_SCALE_MIN) * SCALE_STEPS), 0, SCALE_LEVELS - 1)
+    step = ops.power(2.0, ops.clip(ops.floor((level - COARSE_FROM) / COARSE_EVERY) + 1, 0, MAX_COARSENING))
+    fraction = ops.floor(fraction / step) * step  # small integers: exact in float32
     return ops.cast(base, "int32"), ops.cast(level * FRACTIONS + fraction, "int32")
+
+
+def fraction_step(level):
+    """The step of the mean's fraction grid (in 1/FRACTIONS) at scale level `level`: 1 up to a scale of
+    1, doubling with the scale after that, at most FRACTIONS (one table per scale level)."""
+    return 2 ** min(max((level - COARSE_FROM) // COARSE_EVERY + 1, 0), MAX_COARSENING)
 
 
 def logistic_table(key):
     """(low, counts) of table `key`: values base + low ... base + low + width - 1, then the escape."""
     level, fraction = divmod(int(key), FRACTIONS)
-    mean = (fraction + 0.5) / FRACTIONS
+    mean = (fraction + 0.5 * fraction_step(level)) / FRACTIONS  # the middle of the fraction's bin
     log_scale = LOG_SCALE_MIN + level / SCALE_STEPS
     width = int(window_widths(log_scale))
     low = int(np.round(mean)) - width // 2
