@@ -401,4 +401,4 @@ def idf_photos(**overrides):
 @register("idf-gray", recipe=GRAY_RECIPE)
 def idf_gray(**overrides):
     """Integer Discrete Flow for grayscale images of any size, fully convolutional (uint8 gray in, bits per dimension out)."""
-    return idf(**{"image_shape": (64, 64, 1), "width": 128, "fully_convolutional": True, **overrides})
+    return idf(**{"image_shape": (64, 64, 1), "width": 128, "fully_convolutional": True, "context": 32, **overrides})
