@@ -328,7 +328,7 @@ def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1
 
         optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps))
         train_step = tf.function(functools.partial(step, optimizer=optimizer))
-        measure = tf.function(bits)
+        measure = tf.function(bits, reduce_retracing=True)  # whole photographs of many sizes
         before += sum(float(measure(*[a[None] for a in image])) for image in latents[level])
         side = max(16, crop >> level)
         large = [image for image in latents[level] if min(image[0].shape[:2]) >= side]
