@@ -17,7 +17,10 @@ raw pixels, then the rANS words of the others, so no image of a batch costs
 more than its raw pixels (plus its bit). Where a split prior's latent holds whole
 blocks of `scale_offsets.BLOCK` positions (photographs; not 32x32 tiles), the
 rANS words carry, before that latent's values, one scale offset per block and
-channel that the encoder chose and the decoder applies. The CRC32 covers the header and the
+channel that the encoder chose and the decoder applies. A split prior with context
+(`SplitPrior(context=...)`) has its latent coded in two halves of a checkerboard: the anchors, then the
+others under tables its context net derives from the anchors (the offsets apply to the anchors only).
+The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
 
@@ -430,7 +433,7 @@ class Codec:
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)  # the shapes of one image's splits
 def _halves(shape):
     """(flat indices of the anchors, of the other positions) of a factored-out latent of `shape` (N, H, W, C),
     each in the latent's order (`layers.checkerboard`)."""
