@@ -271,7 +271,9 @@ class SplitPrior(keras.layers.Layer):
         anchors = ops.broadcast_to(checkerboard(y), ops.shape(y))
         residual = ops.where(anchors > 0, (y - mean) * ops.exp(-log_scale), 0.0)
         features = [kept / SCALE, log_scale - math.log(32.0), residual, ops.abs(residual), anchors]
-        out = self.context_net(ops.concatenate(features, axis=-1))
+        # the prior learns from its own bits, not through the net's inputs: a residual grows without bound
+        # as its scale shrinks, and its gradient with it (training the flow with it diverged)
+        out = self.context_net(ops.stop_gradient(ops.concatenate(features, axis=-1)))
         n = out.shape[-1] // 2
         return mean + out[..., :n] * ops.exp(log_scale), ops.clip(log_scale + out[..., n:], *LOG_SCALE_RANGE)
 
