@@ -117,3 +117,25 @@ def test_a_flow_with_context_saves_and_reloads_to_the_same_bits(tmp_path):
     assert again.context == 8 and again.split_priors[0].context == 8
     image = _photo((32, 48, 3))[None]
     np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))
+
+
+def test_fitting_the_context_nets_lowers_the_bits_and_moves_nothing_else(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from zoo.idf.recipes import PHOTO_RECIPE, fit_context_priors
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for seed in range(3):  # the first is the validation part
+        Image.fromarray(_photo((96, 128, 3), seed=seed)).save(folder / f"{seed}.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path))
+    flow = _flow(3, seed=7, context=8)
+    for prior in flow.split_priors:  # as grown from a flow without context
+        prior.context_net.head.set_weights([np.zeros_like(w) for w in prior.context_net.head.get_weights()])
+    context = {id(w) for prior in flow.split_priors for w in prior.context_net.weights}
+    before = {w.path: np.array(w) for w in flow.weights if id(w) not in context}
+    record = fit_context_priors(flow, PHOTO_RECIPE, steps=60, crop=16, batch_size=2)
+    assert record["photographs"] == 2 and record["bits_per_dim_after"] < record["bits_per_dim_before"]
+    for w in flow.weights:
+        if id(w) not in context:
+            np.testing.assert_array_equal(np.array(w), before[w.path])
