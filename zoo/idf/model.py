@@ -181,7 +181,7 @@ class IntegerDiscreteFlow(keras.Model):
             "undo_permutations": self.undo_permutations,
             "rezero": self.rezero,
             "norm_groups": self.norm_groups,
-            "context": self.context,
+            **({"context": self.context} if self.context else {}),  # absent: the configs published before it
         }
 
 
