@@ -8,9 +8,11 @@ measured as whole photographs like the test split) and are measured on the
 whole Kodak photographs, never trained on. `idf-photos` starts from every layer it
 shares with `idf-cifar10` (the couplings, permutations and split priors of its
 levels; the last prior from one interior position's where the channels agree);
-layers of further levels start fresh. After training, both photo models fit
-their last prior to the last latents of the whole training photographs
-(`fit_last_prior`, the recipes' finish step).
+layers of further levels start fresh. Both photo models' split priors have
+checkerboard context nets (`SplitPrior(context=32)`). After training, both fit
+their last prior to the last latents of the whole training photographs, then
+their context nets to the whole photographs' factored-out latents
+(`fit_last_prior`, `fit_context_priors`: `fit_priors`, the recipes' finish step).
 """
 
 import dataclasses
