@@ -16,11 +16,7 @@ Usage:
 
 import argparse
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
-from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from results_file import markdown_table, write_results  # noqa: E402
@@ -28,19 +24,13 @@ from results_file import markdown_table, write_results  # noqa: E402
 
 def measure(codec, photos):
     """(coded bits/dim, ideal bits/dim, encode Mpx/s, decode Mpx/s) over `photos`, after one untimed warm-up."""
-    codec.decompress(codec.compress(photos[0]))  # traces the graphs
-    coded = ideal = encode_s = decode_s = 0.0
-    for photo in tqdm(photos, desc="photographs", leave=False):
-        start = time.perf_counter()
-        data = codec.compress(photo)
-        middle = time.perf_counter()
-        if not np.array_equal(codec.decompress(data), photo):
-            raise SystemExit("a photograph did not decode bit-exactly")
-        encode_s, decode_s = encode_s + middle - start, decode_s + time.perf_counter() - middle
-        coded += 8 * len(data)
-        ideal += float(codec.flow(photo[None])[0]) * photo.size
-    dims, megapixels = sum(p.size for p in photos), sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
-    return coded / dims, ideal / dims, megapixels / encode_s, megapixels / decode_s
+    from compression import _each, _first_call
+
+    _first_call(codec, photos[0])  # traces the graphs
+    coded, encode_s, decode_s = _each("photographs", codec.compress, codec.decompress, photos)
+    ideal = sum(float(codec.flow(photo[None])[0]) * photo.size for photo in photos) / sum(p.size for p in photos)
+    megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
+    return coded, ideal, megapixels / encode_s, megapixels / decode_s
 
 
 def main(argv=None):

@@ -234,7 +234,8 @@ def load_published(model, name):
 
     from zoo.errors import ZooError
 
-    weights = hub.fetch(name).files[checkpoint.WEIGHTS]
+    files = hub.fetch(name).files
+    weights = files[checkpoint.WEIGHTS]
     try:
         model.load_weights(weights)
         return []
@@ -243,7 +244,7 @@ def load_published(model, name):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.load_weights(weights, skip_mismatch=True)
-    published = checkpoint.load(hub.fetch(name).files[checkpoint.CONFIG], weights)
+    published = checkpoint.load(files[checkpoint.CONFIG], weights)
     key = lambda w: (tuple(w.shape), np.array(w).tobytes())  # noqa: E731
     ours, theirs = {key(w) for w in model.weights}, {key(w) for w in published.weights}
     lost = [w.path for w in published.weights if key(w) not in ours]
