@@ -1,6 +1,7 @@
-"""The split priors' checkerboard context: what the context net may read (only the anchors), that it starts
-as the prior without it, that the codec codes exactly what the model measures, bit-exact round trips, and
-that a published flow without context grows one without losing a weight."""
+"""The priors' context: for the split priors' checkerboard and the last prior's stages, what the context net
+may read (only what the decoder has by then), that it starts as the prior without it (split priors), that
+the log-likelihood is each part under its own model, that the codec codes exactly what the model measures,
+bit-exact round trips, and that a published flow without context grows one without losing a weight."""
 
 import math
 import types
@@ -13,7 +14,7 @@ from zoo import checkpoint, training
 from zoo.errors import ZooError
 from zoo.idf import codec as codec_module
 from zoo.idf.codec import Codec
-from zoo.idf.layers import SplitPrior, checkerboard
+from zoo.idf.layers import LAST_STAGES, MixturePrior, SplitPrior, checkerboard, last_stages
 from zoo.idf.model import IntegerDiscreteFlow
 from test_idf_whole_image import _flow, _photo  # noqa: I001 (the test folder is on the path)
 
@@ -136,6 +137,123 @@ def test_fitting_the_context_nets_lowers_the_bits_and_moves_nothing_else(tmp_pat
     before = {w.path: np.array(w) for w in flow.weights if id(w) not in context}
     record = fit_context_priors(flow, PHOTO_RECIPE, steps=60, crop=16, batch_size=2)
     assert record["photographs"] == 2 and record["bits_per_dim_after"] < record["bits_per_dim_before"]
+    for w in flow.weights:
+        if id(w) not in context:
+            np.testing.assert_array_equal(np.array(w), before[w.path])
+
+
+# -- the last prior's context ---------------------------------------------------------------------------
+
+
+def _last_prior(seed=0):
+    rng = np.random.default_rng(seed)
+    prior = MixturePrior(mixtures=3, per_position=False, context=8)
+    z = ops.convert_to_tensor(rng.integers(-40, 41, (2, 6, 5, 8)), "float32")
+    prior(z)  # builds
+    prior.set_weights([w + 0.1 * rng.normal(size=w.shape) for w in prior.get_weights()])
+    return prior, np.asarray(z)
+
+
+def test_the_last_stages_are_the_checkerboard_times_the_channel_halves():
+    stages = np.asarray(last_stages(np.zeros((1, 2, 2, 4), np.float32)))[0]
+    np.testing.assert_array_equal(stages[0, 0], [0, 0, 1, 1])  # an anchor
+    np.testing.assert_array_equal(stages[0, 1], [2, 2, 3, 3])
+    assert stages.max() == LAST_STAGES - 1
+
+
+@pytest.mark.parametrize("stage", range(1, LAST_STAGES))
+def test_each_last_stage_reads_the_stages_before_it_and_nothing_else(stage):
+    prior, z = _last_prior()
+    stages = np.broadcast_to(np.asarray(last_stages(z)), z.shape)
+    before = [np.asarray(p) for p in prior.context_params(z, stage)]
+    unseen = np.where(stages < stage, z, np.random.default_rng(stage).integers(-1000, 1000, z.shape))
+    for a, b in zip(before, prior.context_params(unseen, stage)):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    moved = z.copy()
+    moved[0, 2, 2] += np.where(stages[0, 2, 2] < stage, 9, 0)  # what this stage may read
+    assert (stages[0, 2, 2] < stage).any()
+    assert (np.asarray(prior.context_params(moved, stage)[0]) != before[0]).any()
+
+
+def test_the_last_log_prob_is_the_first_stage_under_the_mixtures_plus_each_later_under_the_context():
+    from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
+
+    prior, z = _last_prior()
+    stages = np.broadcast_to(np.asarray(last_stages(z)), z.shape)
+    expected = np.where(stages == 0, np.asarray(mixture_discretized_logistic_logp(z, *prior.params())), 0.0)
+    for stage in range(1, LAST_STAGES):
+        coded = np.asarray(discretized_logistic_logp(z, *prior.context_params(z, stage)))
+        expected += np.where(stages == stage, coded, 0.0)
+    np.testing.assert_allclose(np.asarray(prior(z)), expected.sum(axis=(1, 2, 3)), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def last_context_codec():
+    flow = _flow(3, seed=4, context=8, last_context=8)
+    return Codec(flow, "test-context")
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 37, 3), (70, 3, 3), (128, 192, 3)])
+def test_a_flow_with_last_context_round_trips_bit_exactly(last_context_codec, shape):
+    image = _photo(shape, seed=sum(shape))
+    np.testing.assert_array_equal(last_context_codec.decompress(last_context_codec.compress(image)), image)
+
+
+def test_a_batch_with_last_context_in_two_chunks_round_trips(last_context_codec):
+    batch = np.stack([_photo((128, 192, 3), seed=seed) for seed in range(7)])
+    np.testing.assert_array_equal(last_context_codec.decompress(last_context_codec.compress(batch)), batch)
+
+
+def test_the_codec_codes_what_a_flow_with_last_context_measures(last_context_codec):
+    image = _photo((64, 96, 3), seed=5)
+    flow = last_context_codec.flow
+    ideal = float(flow(image[None])[0]) * image.size
+    coded = 8 * len(Codec(flow, "test-context", scale_offsets=False).compress(image))
+    assert ideal <= coded + 32 and coded <= 1.005 * ideal + 8 * 40, (coded, ideal)
+
+
+def test_a_published_flow_grows_a_last_context_net_without_losing_a_weight(tmp_path, monkeypatch):
+    plain = _flow(3, seed=3, context=8)
+    folder = checkpoint.save(plain, tmp_path / "published", card="")
+    files = {checkpoint.CONFIG: folder / checkpoint.CONFIG, checkpoint.WEIGHTS: folder / checkpoint.WEIGHTS}
+    monkeypatch.setattr(training.hub, "fetch", lambda name: types.SimpleNamespace(files=files))
+    grown = _flow(3, seed=9, context=8, last_context=8)
+    assert training.load_published(grown, "test-flow") == ["test-flow/prior/context"]
+    context = {id(w) for w in grown.prior.context_net.weights}
+    kept = [w for w in grown.weights if id(w) not in context]
+    assert len(kept) == len(plain.weights)
+    for ours, theirs in zip(kept, plain.weights):
+        np.testing.assert_array_equal(np.array(ours), np.array(theirs))
+
+
+def test_a_flow_with_last_context_saves_and_reloads_to_the_same_bits(tmp_path):
+    flow = _flow(3, seed=6, last_context=8)
+    assert "last_context" not in _flow(3, seed=6).get_config()  # configs published before it stay as they were
+    folder = checkpoint.save(flow, tmp_path / "saved", card="")
+    again = checkpoint.load(folder / checkpoint.CONFIG, folder / checkpoint.WEIGHTS)
+    assert again.last_context == 8 and again.prior.context == 8
+    image = _photo((32, 48, 3))[None]
+    np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))
+
+
+def test_fitting_the_last_context_net_lowers_its_bits_and_moves_nothing_else(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from zoo.idf.recipes import PHOTO_RECIPE, fit_context_priors
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for seed in range(3):  # the first is the validation part
+        Image.fromarray(_photo((96, 128, 3), seed=seed)).save(folder / f"{seed}.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path))
+    flow = _flow(3, seed=7, last_context=8)
+    head = flow.prior.context_net.head
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    context = {id(w) for w in flow.prior.context_net.weights}
+    before = {w.path: np.array(w) for w in flow.weights if id(w) not in context}
+    record = fit_context_priors(flow, PHOTO_RECIPE, last_steps=60, last_crop=4, last_batch_size=2)
+    assert record["last_bits_per_dim_after"] < record["last_bits_per_dim_before"]
+    assert record["bits_per_dim_before"] == 0.0  # no split prior has context
     for w in flow.weights:
         if id(w) not in context:
             np.testing.assert_array_equal(np.array(w), before[w.path])

@@ -20,6 +20,9 @@ rANS words carry, before that latent's values, one scale offset per block and
 channel that the encoder chose and the decoder applies. A split prior with context
 (`SplitPrior(context=...)`) has its latent coded in two halves of a checkerboard: the anchors, then the
 others under tables its context net derives from the anchors (the offsets apply to the anchors only).
+A last prior with context (`MixturePrior(context=...)`) has the last latent coded in `layers.LAST_STAGES`
+stages (`layers.last_stages`): the first under its mixtures, each later one under tables its context net
+derives from the stages before.
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
@@ -44,6 +47,7 @@ from keras import ops
 
 from zoo.errors import ZooError
 from zoo.idf import scale_offsets, tables
+from zoo.idf.layers import last_stages
 
 MAGIC = b"Z"
 VERSION = 6  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
@@ -191,6 +195,10 @@ class Codec:
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
         graph = functools.partial(tf.function, autograph=False)
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
+        last = spec(half(h, flow.levels - 1), half(w, flow.levels - 1), c * 2 ** (flow.levels + 1))
+        self._last_context = graph(functools.partial(_last_context_keys, flow.prior),  # the last latent's later
+                                   input_signature=[last, tf.TensorSpec((), tf.float32)])  # stages' keys, or None
+        self._last_context = self._last_context if flow.prior.context else None
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
         # non-anchors' table keys from the context net (or None), inverse
@@ -295,7 +303,7 @@ class Codec:
         with context codes two segments: the anchors (with the offsets), then the other positions under its
         context net, whose view of the anchors' residuals adapts their scales better than offsets do."""
         splits, z = self._flow(tiles)
-        segments = [self._prior_segment(z.shape) + (ops.convert_to_numpy(z).reshape(-1).astype(np.int64), None)]
+        segments = self._last_segments(z)
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             mean, log_scale = self._params[level](kept)
@@ -330,6 +338,33 @@ class Codec:
             symbol_bits[order] = tables.PRECISION - np.log2(ordered)
             bits += (symbol_bits + 32.0 * outside).reshape(n, -1).sum(axis=1)
         return bits
+
+    def _last_segments(self, z):
+        """The last latent's segments (`_chunk_segments`): one under the last prior's mixtures, or with
+        context, the first stage under them and each later one under its context net's tables."""
+        values = ops.convert_to_numpy(z).reshape(-1).astype(np.int64)
+        low, width, keys, models = self._prior_segment(tuple(z.shape))
+        if self._last_context is None:
+            return [(low, width, keys, models, values, None)]
+        first, *later = _stages(tuple(z.shape))
+        segments = [(low[first], width[first], keys[first], models, values[first], None)]
+        for stage, where in enumerate(later, 1):
+            keys = self._last_context(z, stage)
+            segments.append(self._logistic_segment(*_at(keys, where)) + (values[where], None))
+        return segments
+
+    def _decode_last(self, coder, shape):
+        """The last latent of `shape` (int64), as `_last_segments` coded it."""
+        low, width, keys, models = self._prior_segment(shape)
+        if self._last_context is None:
+            return _decode_segment(low, width, keys, models, coder).reshape(shape)
+        first, *later = _stages(shape)
+        z = np.zeros(math.prod(shape), np.int64)
+        z[first] = _decode_segment(low[first], width[first], keys[first], models, coder)
+        for stage, where in enumerate(later, 1):
+            keys = self._last_context(ops.convert_to_tensor(z.astype(np.float32).reshape(shape)), stage)
+            z[where] = _decode_segment(*self._logistic_segment(*_at(keys, where)), coder)
+        return z.reshape(shape)
 
     def _prior_segment(self, shape):
         """(low, width, keys, models) of a last latent of `shape`: one fixed table per dimension, or per
@@ -423,8 +458,7 @@ class Codec:
         th, tw, tc = tile_shape
         levels = self.flow.levels
         shape = (n, th >> levels, tw >> levels, tc * 2 ** (levels + 1))  # the last latent: 4**L C / 2**(L-1)
-        z = _decode_segment(*self._prior_segment(shape), coder).reshape(shape)
-        z = ops.convert_to_tensor(z.astype(np.float32))
+        z = ops.convert_to_tensor(self._decode_last(coder, shape).astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
                 y = self._decode_split(coder, level, z, offsets)
@@ -442,8 +476,20 @@ def _halves(shape):
     return np.flatnonzero(anchors), np.flatnonzero(~anchors)
 
 
+@functools.lru_cache(maxsize=8)
+def _stages(shape):
+    """[flat indices of the values of each coding stage] of a last latent of `shape` (`layers.last_stages`)."""
+    stages = np.broadcast_to(ops.convert_to_numpy(last_stages(np.zeros((1, *shape[1:]), np.float32))), shape)
+    return [np.flatnonzero(stages == stage) for stage in range(int(stages.max()) + 1)]
+
+
+def _last_context_keys(prior, z, stage):
+    """(base, key) per value of the last latent as stage `stage` codes it, from the last prior's context net."""
+    return tables.logistic_keys(*prior.context_params(z, stage))
+
+
 def _at(keys, where):
-    """A split prior's (base, key) tensors at the flat positions `where`."""
+    """(base, key) tensors (a split prior's or the last prior's) at the flat positions `where`."""
     return tuple(ops.convert_to_numpy(k).reshape(-1)[where] for k in keys)
 
 

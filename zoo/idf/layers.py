@@ -307,15 +307,40 @@ def checkerboard(x):
     return ops.cast(parity == 0, "float32")[None, :, :, None]
 
 
+def last_stages(z):
+    """The coding stage (0 to LAST_STAGES - 1) of each value of a last latent z (N, H, W, C), shape (1, H, W, C):
+    the anchors' (i + j even) first half of the channels, their second half, then the other positions' first
+    half and second half. A last prior with context codes stage 0 by its mixtures and each later stage from
+    the values of the stages before it."""
+    channels = z.shape[-1]
+    second = ops.cast(ops.arange(channels) >= channels // 2, "float32")
+    return 2.0 * (1.0 - checkerboard(z)) + second[None, None, None, :]
+
+
+LAST_STAGES = 4
+
+
 @_serializable
 class MixturePrior(keras.layers.Layer):
     """A learned mixture of `mixtures` discretized logistics for the last latent: one per dimension
     (`per_position=True`, a model of one image size), or one per channel shared by every position
-    (`per_position=False`: the flow is then fully convolutional and takes images of any size)."""
+    (`per_position=False`: the flow is then fully convolutional and takes images of any size).
 
-    def __init__(self, mixtures, per_position=True, **kwargs):
+    With `context` (a width; 0 for none), the last latent is coded in LAST_STAGES stages (`last_stages`):
+    the mixtures code the first; a context net (two 3x3 convolutions, `context` wide, zero-initialised
+    head) gives every later value a discretized logistic from the values of the stages before it (their
+    values, their sizes and where they are), so the last latent sees its neighbours and its other channels
+    as the split priors see theirs.
+
+    Example:
+        >>> prior = MixturePrior(mixtures=5, per_position=False, context=64)
+        >>> logp = prior(z)                                  # z: (N, H, W, C) integers in float32
+        >>> mean, log_scale = prior.context_params(z, 1)     # stage 1's code; reads only z's stage 0
+    """
+
+    def __init__(self, mixtures, per_position=True, context=0, **kwargs):
         super().__init__(**kwargs)
-        self.mixtures, self.per_position = mixtures, per_position
+        self.mixtures, self.per_position, self.context = mixtures, per_position, context
 
     def build(self, input_shape):
         shape = (*(input_shape[1:] if self.per_position else input_shape[-1:]), self.mixtures)
@@ -328,14 +353,31 @@ class MixturePrior(keras.layers.Layer):
             shape=shape, initializer=keras.initializers.Constant(math.log(32.0)), name="log_scales"
         )
         self.logits = self.add_weight(shape=shape, initializer="zeros", name="logits")
+        if self.context:
+            self.context_net = ConvNet(2 * input_shape[-1], self.context, 0, name="context")
 
     def params(self):
         """(means, log_scales, logits), each (H, W, C, mixtures) or (C, mixtures), in lattice units."""
         return self.means, ops.clip(self.log_scales, *LOG_SCALE_RANGE), self.logits
 
+    def context_params(self, z, stage):
+        """(mean, log_scale) of every value of z as stage `stage` (1 or later) codes it: a function of z's
+        values in the stages before `stage` only (the others may be anything)."""
+        seen = ops.broadcast_to(last_stages(z) < stage, ops.shape(z))
+        values = ops.where(seen, z / SCALE, 0.0)
+        features = ops.concatenate([values, ops.abs(values), ops.cast(seen, "float32")], axis=-1)
+        return SplitPrior.params_of(self.context_net(ops.stop_gradient(features)))
+
     def call(self, z):
         logp = mixture_discretized_logistic_logp(z, *self.params())
+        if self.context:
+            stages = last_stages(z)
+            logp = ops.where(stages == 0, logp, 0.0)
+            for stage in range(1, LAST_STAGES):
+                coded = discretized_logistic_logp(z, *self.context_params(z, stage))
+                logp += ops.where(stages == stage, coded, 0.0)
         return ops.sum(logp, axis=(1, 2, 3))
 
     def get_config(self):
-        return {**super().get_config(), "mixtures": self.mixtures, "per_position": self.per_position}
+        config = {**super().get_config(), "mixtures": self.mixtures, "per_position": self.per_position}
+        return {**config, "context": self.context} if self.context else config  # absent: configs published before it

@@ -51,7 +51,7 @@ class IntegerDiscreteFlow(keras.Model):
 
     def __init__(self, image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5,
                  seed=0, fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0,
-                 **kwargs):
+                 last_context=0, **kwargs):
         super().__init__(**kwargs)
         h, w, _ = image_shape
         if h % 2**levels or w % 2**levels:
@@ -60,7 +60,7 @@ class IntegerDiscreteFlow(keras.Model):
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
         self.fully_convolutional = fully_convolutional
         self.undo_permutations, self.rezero, self.norm_groups = undo_permutations, rezero, norm_groups
-        self.context = context
+        self.context, self.last_context = context, last_context
         flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
         depths = _per_level(depth, levels, "depth", 0)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
@@ -72,7 +72,7 @@ class IntegerDiscreteFlow(keras.Model):
         ]
         self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, context, name=f"split{i}")
                              for i in range(levels - 1)]
-        self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, name="prior")
+        self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, context=last_context, name="prior")
         for level in range(levels):  # the permutations' orders are read before they are first called
             channels = image_shape[-1] * 4 ** (level + 1) // 2**level
             for permute, _ in self._steps(level):
@@ -182,6 +182,7 @@ class IntegerDiscreteFlow(keras.Model):
             "rezero": self.rezero,
             "norm_groups": self.norm_groups,
             **({"context": self.context} if self.context else {}),  # absent: the configs published before it
+            **({"last_context": self.last_context} if self.last_context else {}),
         }
 
 

@@ -69,10 +69,11 @@ CIFAR10_RECIPE = Recipe(
 
 
 def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0,
-        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0):
+        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0, last_context=0):
     """An Integer Discrete Flow for uint8 images of `image_shape` (see `IntegerDiscreteFlow`)."""
     return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed,
-                               fully_convolutional, undo_permutations, rezero, norm_groups, context, name="idf")
+                               fully_convolutional, undo_permutations, rezero, norm_groups, context, last_context,
+                               name="idf")
 
 
 @register("idf-cifar10", recipe=CIFAR10_RECIPE)
@@ -149,16 +150,20 @@ def _from_idf_cifar10(model):
     for layer in model.layers:
         if layer.name not in theirs or not layer.weights:
             continue
-        source_layer = theirs[layer.name]
-        if getattr(layer, "context", 0) and not source_layer.context:  # a split prior: its context net stays fresh
-            layer, source_layer = layer.net, source_layer.net
-        values = [w.numpy() for w in source_layer.weights]
+        values = [w.numpy() for w in _without_context(theirs[layer.name])]
         if layer.name == "prior" and source.prior.per_position:
             values = [v[1, 1] for v in values]
-        if [v.shape for v in values] == [tuple(w.shape) for w in layer.weights]:
-            for w, v in zip(layer.weights, values):
+        weights = _without_context(layer)  # context nets stay fresh: idf-cifar10 has none
+        if [v.shape for v in values] == [tuple(w.shape) for w in weights]:
+            for w, v in zip(weights, values):
                 w.assign(v)
     return _provenance("idf-cifar10")
+
+
+def _without_context(layer):
+    """A layer's weights less its context net's, if it has one (a split prior or last prior with context)."""
+    context = {id(w) for w in layer.context_net.weights} if getattr(layer, "context", 0) else set()
+    return [w for w in layer.weights if id(w) not in context]
 
 
 def grown_from_idf_photos(model, freeze=False):
@@ -206,7 +211,10 @@ def grown_from_idf_photos(model, freeze=False):
         if theirs.context and ours.context == theirs.context:
             ours.context_net.set_weights(theirs.context_net.get_weights())
         ours.trainable = not freeze
-    model.prior.set_weights(source.prior.get_weights())
+    for ours, theirs in zip(_without_context(model.prior), _without_context(source.prior)):
+        ours.assign(theirs)
+    if source.prior.context and model.prior.context == source.prior.context:
+        model.prior.context_net.set_weights(source.prior.context_net.get_weights())
     model.prior.trainable = not freeze
     return _provenance("idf-photos")
 
@@ -291,81 +299,105 @@ def last_latent_counts(model, files, mode="RGB", multiple=32):
     return tf.constant(values, tf.float32), tf.constant(counts, tf.float32), dims
 
 
-def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1e-3, crop=64, batch_size=8, seed=0):
-    """Fit the split priors' context nets (`SplitPrior(context=...)`), the flow and the priors fixed, to the
-    factored-out latents of the whole training photographs (the recipe's training files, cut to multiples of
-    its `validation_multiple`); returns what it did for the run's record.
+def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1e-3, crop=64, batch_size=8, seed=0,
+                       last_steps=4000, last_crop=8, last_batch_size=16):
+    """Fit the context nets of the split priors (`SplitPrior(context=...)`) and of the last prior
+    (`MixturePrior(context=...)`), the flow and everything else fixed, to the latents of the whole training
+    photographs (the recipe's training files, cut to multiples of its `validation_multiple`); returns what
+    it did for the run's record.
 
-    Each level's net trains on its own: Adam with a cosine decay, `steps` batches of `batch_size` random
-    crops of the latents, `crop` positions a side at the first split and half as many at each split after
-    (its latents are half as wide), at least 16. The loss is the exact bits of the non-anchor positions,
-    the only ones a context net codes. Training the flow on crops shows the context nets the same few
-    positions as its priors; the whole photographs' latents are what the codec sees.
+    Each net trains on its own: Adam with a cosine decay on the exact bits of random crops of the latents
+    (at even offsets, so the checkerboard keeps its parity). A split prior's net: `steps` batches of
+    `batch_size` crops, `crop` positions a side at the first split and half as many at each split after
+    (its latents are half as wide), at least 16; the loss is the bits of the non-anchor positions, the only
+    ones it codes. The last prior's: `last_steps` batches of `last_batch_size` crops `last_crop` a side
+    (the smallest training photograph's last latent), the loss the bits of its latent. Training the flow on
+    crops shows the context nets the same few positions as its priors; the whole photographs' latents are
+    what the codec sees.
 
     Example:
         >>> fit_context_priors(zoo.load("idf-photos"), PHOTO_RECIPE)["bits_per_dim_after"]  # training photographs
     """
-    from tqdm import tqdm
-
     from zoo.idf.distributions import LOG2, discretized_logistic_logp
     from zoo.idf.layers import checkerboard
 
-    if not model.context:
-        raise ValueError("fit_context_priors needs a flow whose split priors have context nets (context > 0)")
+    if not model.context and not model.last_context:
+        raise ValueError("fit_context_priors needs a flow with context nets (context or last_context > 0)")
     files = recipe._files(recipe.train_split)
-    latents, dims = split_latents(model, files, recipe.mode, recipe.validation_multiple)
+    latents, last, dims = split_latents(model, files, recipe.mode, recipe.validation_multiple)
     rng = np.random.default_rng(seed)
+    fit = functools.partial(_fit_on_crops, learning_rate=learning_rate, rng=rng)
     before = after = 0.0
-    for level, prior in enumerate(model.split_priors):
+    for level, prior in enumerate(model.split_priors if model.context else []):
 
         def bits(kept, y, mean, log_scale, prior=prior):
             logp = discretized_logistic_logp(y, *prior.context_params(kept, y, mean, log_scale))
             return -tf.reduce_sum((1.0 - checkerboard(y)) * logp) / LOG2
 
-        def step(batch, prior=prior, bits=bits, optimizer=None):
-            with tf.GradientTape() as tape:
-                loss = bits(*batch) / tf.cast(tf.size(batch[1]), tf.float32)
-            variables = prior.context_net.trainable_variables
-            optimizer.apply(tape.gradient(loss, [v.value for v in variables]), variables)
-
-        optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps))
-        train_step = tf.function(functools.partial(step, optimizer=optimizer))
-        measure = tf.function(bits, reduce_retracing=True)  # whole photographs of many sizes
-        before += sum(float(measure(*[a[None] for a in image])) for image in latents[level])
         side = max(16, crop >> level)
-        large = [image for image in latents[level] if min(image[0].shape[:2]) >= side]
-        for _ in tqdm(range(steps), desc=f"fit context prior {level}", unit="step", mininterval=10):
-            batch = []
-            for _ in range(batch_size):
-                image = large[rng.integers(len(large))]
-                h, w = image[0].shape[:2]
-                i, j = rng.integers(h - side + 1), rng.integers(w - side + 1)
-                i, j = i - i % 2, j - j % 2  # crops keep the anchors' parity
-                batch.append([a[i : i + side, j : j + side] for a in image])
-            train_step([np.stack(b) for b in zip(*batch)])
-        after += sum(float(measure(*[a[None] for a in image])) for image in latents[level])
-    return {"step": "fit_context_priors", "photographs": len(files), "steps": steps, "learning_rate": learning_rate,
-            "bits_per_dim_before": round(before / dims, 6), "bits_per_dim_after": round(after / dims, 6)}
+        b, a = fit(prior.context_net, bits, latents[level], side, steps, batch_size, f"fit context prior {level}")
+        before, after = before + b, after + a
+    record = {"step": "fit_context_priors", "photographs": len(files), "steps": steps, "learning_rate": learning_rate,
+              "bits_per_dim_before": round(before / dims, 6), "bits_per_dim_after": round(after / dims, 6)}
+    if model.last_context:
+        bits = lambda z: -tf.reduce_sum(model.prior(z)) / LOG2  # noqa: E731
+        b, a = fit(model.prior.context_net, bits, [[z] for z in last], last_crop, last_steps, last_batch_size,
+                   "fit last prior's context")
+        record.update(last_steps=last_steps, last_bits_per_dim_before=round(b / dims, 6),
+                      last_bits_per_dim_after=round(a / dims, 6))
+    return record
+
+
+def _fit_on_crops(net, bits, images, side, steps, batch_size, desc, learning_rate, rng):
+    """Adam with a cosine decay on `bits(*arrays)` per dimension of batches of random crops, `side` a side at
+    even offsets, of `images` (each a list of arrays (H, W, C) of one image), training `net` only; returns the
+    bits of the whole images before and after."""
+    from tqdm import tqdm
+
+    optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps))
+
+    @tf.function
+    def step(batch):
+        with tf.GradientTape() as tape:
+            loss = bits(*batch) / tf.cast(tf.size(batch[-1]), tf.float32)
+        variables = net.trainable_variables
+        optimizer.apply(tape.gradient(loss, [v.value for v in variables]), variables)
+
+    measure = tf.function(bits, reduce_retracing=True)  # whole photographs of many sizes
+    before = sum(float(measure(*[a[None] for a in image])) for image in images)
+    large = [image for image in images if min(image[0].shape[:2]) >= side]
+    for _ in tqdm(range(steps), desc=desc, unit="step", mininterval=10):
+        batch = []
+        for _ in range(batch_size):
+            image = large[rng.integers(len(large))]
+            h, w = image[0].shape[:2]
+            i, j = rng.integers(h - side + 1), rng.integers(w - side + 1)
+            i, j = i - i % 2, j - j % 2  # crops keep the checkerboard's parity
+            batch.append([a[i : i + side, j : j + side] for a in image])
+        step([np.stack(b) for b in zip(*batch)])
+    return before, sum(float(measure(*[a[None] for a in image])) for image in images)
 
 
 def split_latents(model, files, mode="RGB", multiple=32):
-    """([per split: [(kept, y, mean, log_scale) per image]], image dimensions) of the whole images in `files`
-    (cut to multiples of `multiple`): what the split priors' context nets see and code; float32 arrays."""
-    latents, dims = [[] for _ in model.split_priors], 0
+    """([per split: [(kept, y, mean, log_scale) per image]], [last latent per image], image dimensions) of the
+    whole images in `files` (cut to multiples of `multiple`): what the priors' context nets see and code;
+    float32 arrays."""
+    latents, last, dims = [[] for _ in model.split_priors], [], 0
     for image, _ in data.photo_images(files, mode, multiple).as_numpy_iterator():
-        splits, _ = model.flow(image[None])
+        splits, z = model.flow(image[None])
         for level, (kept, y) in enumerate(splits):
             mean, log_scale = model.split_priors[level].params(kept)
             latents[level].append([np.asarray(a, np.float32)[0] for a in (kept, y, mean, log_scale)])
+        last.append(np.asarray(z, np.float32)[0])
         dims += image.size
-    return latents, dims
+    return latents, last, dims
 
 
 def fit_priors(model, recipe, data_dir=None):
     """The photo recipes' finish step: the last prior (`fit_last_prior`), then, for a flow with context nets,
-    the split priors' (`fit_context_priors`)."""
+    those (`fit_context_priors`)."""
     record = fit_last_prior(model, recipe, data_dir)
-    if model.context:
+    if model.context or model.last_context:
         record = {"steps": [record, fit_context_priors(model, recipe, data_dir)]}
     return record
 
