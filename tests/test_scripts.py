@@ -398,15 +398,41 @@ def test_prior_context_counts_the_priors_bits_and_starts_from_them():
     images = np.random.default_rng(0).integers(90, 110, (2, 64, 64, 3)).astype("uint8")
     [(kept, y)] = context.latents(flow, "split", [images])
     [(_, z)] = context.latents(flow, "last", [images])
-    from zoo.idf.distributions import discretized_logistic_logp
+    from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
 
-    last_bits = -float(np.sum(flow.latent_log_likelihoods(images)[-1][1])) / math.log(2.0)
+    last_bits = -float(np.sum(mixture_discretized_logistic_logp(z, *flow.prior.params()))) / math.log(2.0)
     prior = flow.split_priors[0]  # its plain logistic: the screen's "none" (the published flow adds its context)
     split_bits = -float(np.sum(discretized_logistic_logp(y, *prior.params(kept)))) / math.log(2.0)
     np.testing.assert_allclose(float(context.Corrected(flow, "split", "none").bits(kept, y)), split_bits, rtol=1e-5)
     np.testing.assert_allclose(float(context.Corrected(flow, "last", "none").bits(None, z)), last_bits, rtol=1e-5)
     for kind in ("checkerboard", "channel halves"):  # a zero-initialised correction: the published prior's bits
         np.testing.assert_allclose(float(context.Corrected(flow, "split", kind).bits(kept, y)), split_bits, rtol=1e-5)
+
+
+def test_last_context_screen_measures_what_the_last_prior_with_context_codes():
+    import math
+
+    import numpy as np
+    from keras import ops
+
+    from zoo.idf.layers import MixturePrior, last_stages
+
+    screen = _script("idf_last_context")
+    for pattern, count in screen.PATTERNS.items():  # every stage holds an equal share of an even crop
+        stages = screen.stages(pattern, 4, 6, 8)
+        assert np.array_equal(np.bincount(stages.astype(int).ravel()), np.full(count, 4 * 6 * 8 // count))
+    pattern = "checkerboard x channel halves"
+    np.testing.assert_array_equal(screen.stages(pattern, 4, 6, 8), np.asarray(last_stages(np.zeros((1, 4, 6, 8)))))
+    rng = np.random.default_rng(0)
+    z = ops.convert_to_tensor(rng.integers(-40, 41, (1, 4, 6, 8)), "float32")
+    prior = MixturePrior(3, per_position=False, context=16)
+    prior(z)
+    prior.set_weights([w + 0.1 * rng.normal(size=w.shape) for w in prior.get_weights()])
+    flow = type("Flow", (), {"prior": prior})()
+    staged = screen.StagedPrior(flow, pattern, 16, 1)
+    staged.net.set_weights(prior.context_net.get_weights())
+    expected = -float(np.sum(prior(z))) / math.log(2.0)
+    np.testing.assert_allclose(float(staged.bits(z, screen.stages(pattern, 4, 6, 8))), expected, rtol=1e-5)
 
 
 def test_last_prior_table_starts_each_rate_from_the_same_weights(tmp_path, monkeypatch):

@@ -9,9 +9,10 @@ whole Kodak photographs, never trained on. `idf-photos` starts from every layer 
 shares with `idf-cifar10` (the couplings, permutations and split priors of its
 levels; the last prior from one interior position's where the channels agree);
 layers of further levels start fresh. Both photo models' split priors have
-checkerboard context nets (`SplitPrior(context=32)`). After training, both fit
-their last prior to the last latents of the whole training photographs, then
-their context nets to the whole photographs' factored-out latents
+checkerboard context nets (`SplitPrior(context=32)`), and `idf-photos`' last
+prior has one too (`MixturePrior(context=64)`, four coding stages). After
+training, both fit their last prior to the last latents of the whole training
+photographs, then their context nets to the whole photographs' latents
 (`fit_last_prior`, `fit_context_priors`: `fit_priors`, the recipes' finish step).
 """
 
@@ -429,7 +430,7 @@ GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None, crop=
 def idf_photos(**overrides):
     """Integer Discrete Flow for photographs of any size, fully convolutional (uint8 RGB in, bits per dimension out)."""
     return idf(**{"image_shape": (64, 64, 3), "width": 128, "levels": 5, "fully_convolutional": True, "context": 32,
-                  **overrides})
+                  "last_context": 64, **overrides})
 
 
 @register("idf-gray", recipe=GRAY_RECIPE)
