@@ -50,8 +50,8 @@ def main(argv=None):
         per_image.append([(d / image.size, b / d, b / image.size) for d, b in levels])
     mean = np.mean(per_image, axis=0)
     names = [f"split prior {i + 1} (factored out at level {i + 1})" for i in range(model.levels - 1)]
-    rows = [[name, f"{share:.4f}", f"{own:.3f}", f"{part:.3f}"]
-            for name, (share, own, part) in zip([*names, "last prior (no context)"], mean)]
+    names.append("last prior (with context)" if model.prior.context else "last prior (no context)")
+    rows = [[name, f"{share:.4f}", f"{own:.3f}", f"{part:.3f}"] for name, (share, own, part) in zip(names, mean)]
     rows.append(["total", f"{mean[:, 0].sum():.4f}", "", f"{mean[:, 2].sum():.3f}"])
     table = markdown_table(["latent", "share of dimensions", "bits per own dimension", "bits per image dimension"],
                            rows)
