@@ -67,9 +67,10 @@ def test_the_log_prob_is_the_anchors_under_the_prior_plus_the_rest_under_the_con
     np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), expected, rtol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def context_codec():
-    return Codec(_flow(3, seed=2, context=8), "test-context")
+@pytest.fixture(scope="module", params=[{"context": 8}, {"context": 8, "last_context": 8}], ids=["split", "last"])
+def context_codec(request):
+    """A codec of a flow whose split priors have context, and one whose last prior has too."""
+    return Codec(_flow(3, seed=2, **request.param), "test-context")
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (5, 37, 3), (70, 3, 3), (128, 192, 3)])
@@ -109,37 +110,6 @@ def test_a_published_flow_grows_context_nets_without_losing_a_weight(tmp_path, m
     with pytest.raises(ZooError, match="do not fit"):
         training.load_published(IntegerDiscreteFlow((16, 16, 3), levels=2, flows_per_level=2, width=[8, 16], mixtures=3,
                                                     fully_convolutional=True, context=8, name="test-flow"), "test-flow")
-
-
-def test_a_flow_with_context_saves_and_reloads_to_the_same_bits(tmp_path):
-    flow = _flow(3, seed=6, context=8)
-    folder = checkpoint.save(flow, tmp_path / "saved", card="")
-    again = checkpoint.load(folder / checkpoint.CONFIG, folder / checkpoint.WEIGHTS)
-    assert again.context == 8 and again.split_priors[0].context == 8
-    image = _photo((32, 48, 3))[None]
-    np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))
-
-
-def test_fitting_the_context_nets_lowers_the_bits_and_moves_nothing_else(tmp_path, monkeypatch):
-    from PIL import Image
-
-    from zoo.idf.recipes import PHOTO_RECIPE, fit_context_priors
-
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for seed in range(3):  # the first is the validation part
-        Image.fromarray(_photo((96, 128, 3), seed=seed)).save(folder / f"{seed}.png")
-    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path))
-    flow = _flow(3, seed=7, context=8)
-    for prior in flow.split_priors:  # as grown from a flow without context
-        prior.context_net.head.set_weights([np.zeros_like(w) for w in prior.context_net.head.get_weights()])
-    context = {id(w) for prior in flow.split_priors for w in prior.context_net.weights}
-    before = {w.path: np.array(w) for w in flow.weights if id(w) not in context}
-    record = fit_context_priors(flow, PHOTO_RECIPE, steps=60, crop=16, batch_size=2)
-    assert record["photographs"] == 2 and record["bits_per_dim_after"] < record["bits_per_dim_before"]
-    for w in flow.weights:
-        if id(w) not in context:
-            np.testing.assert_array_equal(np.array(w), before[w.path])
 
 
 # -- the last prior's context ---------------------------------------------------------------------------
@@ -187,31 +157,6 @@ def test_the_last_log_prob_is_the_first_stage_under_the_mixtures_plus_each_later
     np.testing.assert_allclose(np.asarray(prior(z)), expected.sum(axis=(1, 2, 3)), rtol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def last_context_codec():
-    flow = _flow(3, seed=4, context=8, last_context=8)
-    return Codec(flow, "test-context")
-
-
-@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 37, 3), (70, 3, 3), (128, 192, 3)])
-def test_a_flow_with_last_context_round_trips_bit_exactly(last_context_codec, shape):
-    image = _photo(shape, seed=sum(shape))
-    np.testing.assert_array_equal(last_context_codec.decompress(last_context_codec.compress(image)), image)
-
-
-def test_a_batch_with_last_context_in_two_chunks_round_trips(last_context_codec):
-    batch = np.stack([_photo((128, 192, 3), seed=seed) for seed in range(7)])
-    np.testing.assert_array_equal(last_context_codec.decompress(last_context_codec.compress(batch)), batch)
-
-
-def test_the_codec_codes_what_a_flow_with_last_context_measures(last_context_codec):
-    image = _photo((64, 96, 3), seed=5)
-    flow = last_context_codec.flow
-    ideal = float(flow(image[None])[0]) * image.size
-    coded = 8 * len(Codec(flow, "test-context", scale_offsets=False).compress(image))
-    assert ideal <= coded + 32 and coded <= 1.005 * ideal + 8 * 40, (coded, ideal)
-
-
 def test_a_published_flow_grows_a_last_context_net_without_losing_a_weight(tmp_path, monkeypatch):
     plain = _flow(3, seed=3, context=8)
     folder = checkpoint.save(plain, tmp_path / "published", card="")
@@ -226,17 +171,26 @@ def test_a_published_flow_grows_a_last_context_net_without_losing_a_weight(tmp_p
         np.testing.assert_array_equal(np.array(ours), np.array(theirs))
 
 
-def test_a_flow_with_last_context_saves_and_reloads_to_the_same_bits(tmp_path):
-    flow = _flow(3, seed=6, last_context=8)
-    assert "last_context" not in _flow(3, seed=6).get_config()  # configs published before it stay as they were
+# -- both kinds of context ------------------------------------------------------------------------------
+
+
+def _context_nets(flow, option):
+    return [prior.context_net for prior in flow.split_priors] if option == "context" else [flow.prior.context_net]
+
+
+@pytest.mark.parametrize("option", ["context", "last_context"])
+def test_a_flow_with_context_saves_and_reloads_to_the_same_bits(tmp_path, option):
+    flow = _flow(3, seed=6, **{option: 8})
+    assert option not in _flow(3, seed=6).get_config()  # configs published before it stay as they were
     folder = checkpoint.save(flow, tmp_path / "saved", card="")
     again = checkpoint.load(folder / checkpoint.CONFIG, folder / checkpoint.WEIGHTS)
-    assert again.last_context == 8 and again.prior.context == 8
+    assert getattr(again, option) == 8 and len(_context_nets(again, option)) == len(_context_nets(flow, option))
     image = _photo((32, 48, 3))[None]
     np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))
 
 
-def test_fitting_the_last_context_net_lowers_its_bits_and_moves_nothing_else(tmp_path, monkeypatch):
+@pytest.mark.parametrize("option", ["context", "last_context"])
+def test_fitting_the_context_nets_lowers_their_bits_and_moves_nothing_else(tmp_path, monkeypatch, option):
     from PIL import Image
 
     from zoo.idf.recipes import PHOTO_RECIPE, fit_context_priors
@@ -246,14 +200,17 @@ def test_fitting_the_last_context_net_lowers_its_bits_and_moves_nothing_else(tmp
     for seed in range(3):  # the first is the validation part
         Image.fromarray(_photo((96, 128, 3), seed=seed)).save(folder / f"{seed}.png")
     monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path))
-    flow = _flow(3, seed=7, last_context=8)
-    head = flow.prior.context_net.head
-    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
-    context = {id(w) for w in flow.prior.context_net.weights}
+    flow = _flow(3, seed=7, **{option: 8})
+    nets = _context_nets(flow, option)
+    for net in nets:  # as grown from a flow without context
+        net.head.set_weights([np.zeros_like(w) for w in net.head.get_weights()])
+    context = {id(w) for net in nets for w in net.weights}
     before = {w.path: np.array(w) for w in flow.weights if id(w) not in context}
-    record = fit_context_priors(flow, PHOTO_RECIPE, last_steps=60, last_crop=4, last_batch_size=2)
-    assert record["last_bits_per_dim_after"] < record["last_bits_per_dim_before"]
-    assert record["bits_per_dim_before"] == 0.0  # no split prior has context
+    record = fit_context_priors(flow, PHOTO_RECIPE, steps=60, crop=16, batch_size=2, last_steps=60, last_crop=4,
+                                last_batch_size=2)
+    bits = "bits_per_dim" if option == "context" else "last_bits_per_dim"
+    assert record["photographs"] == 2 and record[f"{bits}_after"] < record[f"{bits}_before"]
+    assert ("last_steps" in record) == (option == "last_context")
     for w in flow.weights:
         if id(w) not in context:
             np.testing.assert_array_equal(np.array(w), before[w.path])
