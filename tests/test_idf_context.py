@@ -214,3 +214,23 @@ def test_fitting_the_context_nets_lowers_their_bits_and_moves_nothing_else(tmp_p
     for w in flow.weights:
         if id(w) not in context:
             np.testing.assert_array_equal(np.array(w), before[w.path])
+
+
+def test_a_context_fit_that_leaves_the_bits_higher_is_undone(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from zoo.idf.recipes import PHOTO_RECIPE, fit_context_priors
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for seed in range(2):
+        Image.fromarray(_photo((96, 128, 3), seed=seed)).save(folder / f"{seed}.png")
+    monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path))
+    flow = _flow(3, seed=8, context=8, last_context=8)
+    weights = [np.array(w) for w in flow.weights]
+    record = fit_context_priors(flow, PHOTO_RECIPE, steps=3, learning_rate=1e4, crop=16, batch_size=2, last_steps=3,
+                                last_crop=4, last_batch_size=2)  # a rate that can only make things worse
+    assert record["bits_per_dim_after"] == record["bits_per_dim_before"]
+    assert record["last_bits_per_dim_after"] == record["last_bits_per_dim_before"]
+    for w, before in zip(flow.weights, weights):
+        np.testing.assert_array_equal(np.array(w), before)

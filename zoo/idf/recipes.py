@@ -352,7 +352,8 @@ def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1
 def _fit_on_crops(net, bits, images, side, steps, batch_size, desc, learning_rate, rng):
     """Adam with a cosine decay on `bits(*arrays)` per dimension of batches of random crops, `side` a side at
     even offsets, of `images` (each a list of arrays (H, W, C) of one image), training `net` only; returns the
-    bits of the whole images before and after."""
+    bits of the whole images before and after. A fit that leaves the whole images' bits higher (a net already
+    trained with the flow, say), or not a number, is undone: `net` keeps its weights, and after equals before."""
     from tqdm import tqdm
 
     optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps))
@@ -365,6 +366,7 @@ def _fit_on_crops(net, bits, images, side, steps, batch_size, desc, learning_rat
         optimizer.apply(tape.gradient(loss, [v.value for v in variables]), variables)
 
     measure = tf.function(bits, reduce_retracing=True)  # whole photographs of many sizes
+    start = net.get_weights()
     before = sum(float(measure(*[a[None] for a in image])) for image in images)
     large = [image for image in images if min(image[0].shape[:2]) >= side]
     for _ in tqdm(range(steps), desc=desc, unit="step", mininterval=10):
@@ -376,7 +378,11 @@ def _fit_on_crops(net, bits, images, side, steps, batch_size, desc, learning_rat
             i, j = i - i % 2, j - j % 2  # crops keep the checkerboard's parity
             batch.append([a[i : i + side, j : j + side] for a in image])
         step([np.stack(b) for b in zip(*batch)])
-    return before, sum(float(measure(*[a[None] for a in image])) for image in images)
+    after = sum(float(measure(*[a[None] for a in image])) for image in images)
+    if not after < before:  # worse, or not a number
+        net.set_weights(start)
+        return before, before
+    return before, after
 
 
 def split_latents(model, files, mode="RGB", multiple=32):
