@@ -196,9 +196,10 @@ class Codec:
         graph = functools.partial(tf.function, autograph=False)
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
         last = spec(half(h, flow.levels - 1), half(w, flow.levels - 1), c * 2 ** (flow.levels + 1))
-        self._last_context = graph(functools.partial(_last_context_keys, flow.prior),  # the last latent's later
-                                   input_signature=[last, tf.TensorSpec((), tf.float32)])  # stages' keys, or None
-        self._last_context = self._last_context if flow.prior.context else None
+        stage = tf.TensorSpec((), tf.float32)
+        self._last_context = (  # the table keys of the last latent's later stages, or None
+            graph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage])
+            if flow.prior.context else None)
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
         # non-anchors' table keys from the context net (or None), inverse
