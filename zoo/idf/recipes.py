@@ -209,15 +209,20 @@ def grown_from_idf_photos(model, freeze=False):
             added[-1].set_weights([identity, identity])
     for theirs, ours in zip(source.split_priors, model.split_priors):
         _grow_net(ours.net, theirs.net, ours.name)
-        if theirs.context and ours.context == theirs.context:
-            ours.context_net.set_weights(theirs.context_net.get_weights())
+        _take_context(ours, theirs)
         ours.trainable = not freeze
     for ours, theirs in zip(_without_context(model.prior), _without_context(source.prior)):
         ours.assign(theirs)
-    if source.prior.context and model.prior.context == source.prior.context:
-        model.prior.context_net.set_weights(source.prior.context_net.get_weights())
+    _take_context(model.prior, source.prior)
     model.prior.trainable = not freeze
     return _provenance("idf-photos")
+
+
+def _take_context(ours, theirs):
+    """A prior (split or last) takes `theirs`' context net where both have one of the same width; else its
+    own stays fresh."""
+    if theirs.context and ours.context == theirs.context:
+        ours.context_net.set_weights(theirs.context_net.get_weights())
 
 
 def _grow_net(ours, theirs, owner):
