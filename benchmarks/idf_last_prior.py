@@ -1,12 +1,13 @@
 """Fitting a photo flow's last prior to whole photographs, side by side at several learning rates: the last
 prior's bits per image dimension on the training photographs (fitted on) and the validation photographs
-(chosen on), the flow fixed.
+(chosen on), the flow fixed. With context in the last prior, the bits of its mixtures' share (the first
+coding stage), the only values they code.
 
 `zoo.idf.recipes.fit_last_prior`, the photo recipes' finish step, refits only the last prior (a mixture per
 channel) on the last latents of the whole training photographs; this script is how its learning rate was
 chosen. Each row starts again from the same weights.
 
-Writes results/idf_last_prior.md.
+Writes results/idf_last_prior.md (or results/NAME.md with --results NAME).
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/idf_last_prior.py idf-photos \\
@@ -27,6 +28,7 @@ def main(argv=None):
     parser.add_argument("--weights", help="a weights file of the model (default: the published checkpoint)")
     parser.add_argument("--learning-rates", type=float, nargs="+", default=[0.01, 0.03, 0.1])
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--results", default="idf_last_prior", help="results file name (results/NAME.md)")
     args = parser.parse_args(argv)
     import zoo
     from zoo import manifest, registry
@@ -51,7 +53,7 @@ def main(argv=None):
     print(table)
     weights = args.weights or "the published checkpoint"
     sha = manifest.sha256(Path(args.weights)) if args.weights else manifest.entry(args.model)["files"]["model.weights.h5"]["sha256"]
-    write_results("idf_last_prior", f"{args.model}: its last prior fitted to the whole training photographs, "
+    write_results(args.results, f"{args.model}: its last prior fitted to the whole training photographs, "
                   "last-prior bits per image dimension", table,
                   notes=f"Weights: {weights} (sha256 {sha[:12]}); Adam, each row from the same weights.")
 

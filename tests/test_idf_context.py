@@ -1,4 +1,4 @@
-"""The priors' context: for the split priors' checkerboard and the last prior's stages, what the context net
+"""The priors' context: for the split priors' and the last prior's coding stages, what the context net
 may read (only what the decoder has by then), that it starts as the prior without it (split priors), that
 the log-likelihood is each part under its own model, that the codec codes exactly what the model measures,
 bit-exact round trips, and that a published flow without context grows one without losing a weight."""
@@ -14,14 +14,14 @@ from zoo import checkpoint, training
 from zoo.errors import ZooError
 from zoo.idf import codec as codec_module
 from zoo.idf.codec import Codec
-from zoo.idf.layers import LAST_STAGES, MixturePrior, SplitPrior, checkerboard, last_stages
+from zoo.idf.layers import LAST_STAGES, MixturePrior, SplitPrior, coding_stages
 from zoo.idf.model import IntegerDiscreteFlow
 from test_idf_whole_image import _flow, _photo  # noqa: I001 (the test folder is on the path)
 
 
-def _prior_and_latent(seed=0):
+def _prior_and_latent(seed=0, stages=2):
     rng = np.random.default_rng(seed)
-    prior = SplitPrior(width=8, depth=0, context=8)
+    prior = SplitPrior(width=8, depth=0, context=8, stages=stages)
     z = ops.convert_to_tensor(rng.integers(-40, 41, (2, 12, 10, 8)), "float32")
     prior(z)  # builds
     prior.set_weights([w + 0.1 * rng.normal(size=w.shape) for w in prior.get_weights()])
@@ -29,24 +29,37 @@ def _prior_and_latent(seed=0):
     return prior, kept, np.asarray(y)
 
 
-def test_the_context_reads_the_anchors_and_nothing_else_of_y():
-    prior, kept, y = _prior_and_latent()
+def test_the_coding_stages_are_the_checkerboard_then_its_channel_halves():
+    two = np.asarray(coding_stages(np.zeros((1, 2, 2, 4), np.float32), 2))[0]
+    np.testing.assert_array_equal(two[0, 0], [0, 0, 0, 0])  # an anchor
+    np.testing.assert_array_equal(two[0, 1], [1, 1, 1, 1])
+    four = np.asarray(coding_stages(np.zeros((1, 2, 2, 4), np.float32), 4))[0]
+    np.testing.assert_array_equal(four[0, 0], [0, 0, 1, 1])
+    np.testing.assert_array_equal(four[0, 1], [2, 2, 3, 3])
+    assert LAST_STAGES == 4
+    with pytest.raises(ValueError, match="stages must be one of"):
+        SplitPrior(8, 0, context=8, stages=3)
+
+
+@pytest.mark.parametrize("stages, stage", [(2, 1), (4, 1), (4, 2), (4, 3)])
+def test_each_split_stage_reads_the_stages_before_it_and_nothing_else_of_y(stages, stage):
+    prior, kept, y = _prior_and_latent(stages=stages)
     mean, log_scale = prior.params(kept)
-    anchors = np.broadcast_to(np.asarray(checkerboard(y)) > 0, y.shape)
-    before = [np.asarray(p) for p in prior.context_params(kept, y, mean, log_scale)]
-    others = np.where(anchors, y, np.random.default_rng(1).integers(-1000, 1000, y.shape))  # what the decoder lacks
-    after = [np.asarray(p) for p in prior.context_params(kept, others, mean, log_scale)]
+    seen = np.broadcast_to(np.asarray(coding_stages(y, stages)) < stage, y.shape)
+    before = [np.asarray(p) for p in prior.context_params(kept, y, mean, log_scale, stage)]
+    unseen = np.where(seen, y, np.random.default_rng(1).integers(-1000, 1000, y.shape))  # what the decoder lacks
+    after = [np.asarray(p) for p in prior.context_params(kept, unseen, mean, log_scale, stage)]
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
     moved = y.copy()
-    moved[0, 4, 4, 0] += 7  # an anchor (4 + 4 even): its neighbours' parameters change
-    assert anchors[0, 4, 4, 0]
-    changed = np.asarray(prior.context_params(kept, moved, mean, log_scale)[0]) != before[0]
+    moved[0, 4, 4] += np.where(seen[0, 4, 4], 7, 0)  # an anchor (4 + 4 even): its neighbours' parameters change
+    assert seen[0, 4, 4].any()
+    changed = np.asarray(prior.context_params(kept, moved, mean, log_scale, stage)[0]) != before[0]
     assert changed[0, 3:6, 3:6].any() and not changed[1].any()
 
 
 def test_a_zero_headed_context_net_leaves_the_prior_as_it_was():
-    prior, kept, y = _prior_and_latent()
+    prior, kept, y = _prior_and_latent(stages=4)
     head = prior.context_net.head
     head.set_weights([np.zeros_like(w) for w in head.get_weights()])
     plain = SplitPrior(width=8, depth=0)
@@ -55,21 +68,24 @@ def test_a_zero_headed_context_net_leaves_the_prior_as_it_was():
     np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), np.asarray(plain.log_prob(kept, y)), rtol=1e-6)
 
 
-def test_the_log_prob_is_the_anchors_under_the_prior_plus_the_rest_under_the_context():
-    prior, kept, y = _prior_and_latent()
+@pytest.mark.parametrize("stages", [2, 4])
+def test_the_log_prob_is_the_first_stage_under_the_prior_plus_each_later_under_the_context(stages):
+    prior, kept, y = _prior_and_latent(stages=stages)
     from zoo.idf.distributions import discretized_logistic_logp
 
     mean, log_scale = prior.params(kept)
-    anchors = np.broadcast_to(np.asarray(checkerboard(y)) > 0, y.shape)
-    first = np.asarray(discretized_logistic_logp(y, mean, log_scale))
-    second = np.asarray(discretized_logistic_logp(y, *prior.context_params(kept, y, mean, log_scale)))
-    expected = np.where(anchors, first, second).sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), expected, rtol=1e-5)
+    stage_of = np.broadcast_to(np.asarray(coding_stages(y, stages)), y.shape)
+    expected = np.where(stage_of == 0, np.asarray(discretized_logistic_logp(y, mean, log_scale)), 0.0)
+    for stage in range(1, stages):
+        coded = np.asarray(discretized_logistic_logp(y, *prior.context_params(kept, y, mean, log_scale, stage)))
+        expected += np.where(stage_of == stage, coded, 0.0)
+    np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), expected.sum(axis=(1, 2, 3)), rtol=1e-5)
 
 
-@pytest.fixture(scope="module", params=[{"context": 8}, {"context": 8, "last_context": 8}], ids=["split", "last"])
+@pytest.fixture(scope="module", params=[{"context": 8}, {"context": 8, "context_stages": 4},
+                                        {"context": 8, "last_context": 8}], ids=["split", "split-4-stages", "last"])
 def context_codec(request):
-    """A codec of a flow whose split priors have context, and one whose last prior has too."""
+    """A codec of a flow whose split priors have context (in 2 stages, in 4), and one whose last prior has too."""
     return Codec(_flow(3, seed=2, **request.param), "test-context")
 
 
@@ -124,17 +140,10 @@ def _last_prior(seed=0):
     return prior, np.asarray(z)
 
 
-def test_the_last_stages_are_the_checkerboard_times_the_channel_halves():
-    stages = np.asarray(last_stages(np.zeros((1, 2, 2, 4), np.float32)))[0]
-    np.testing.assert_array_equal(stages[0, 0], [0, 0, 1, 1])  # an anchor
-    np.testing.assert_array_equal(stages[0, 1], [2, 2, 3, 3])
-    assert stages.max() == LAST_STAGES - 1
-
-
 @pytest.mark.parametrize("stage", range(1, LAST_STAGES))
 def test_each_last_stage_reads_the_stages_before_it_and_nothing_else(stage):
     prior, z = _last_prior()
-    stages = np.broadcast_to(np.asarray(last_stages(z)), z.shape)
+    stages = np.broadcast_to(np.asarray(coding_stages(z, LAST_STAGES)), z.shape)
     before = [np.asarray(p) for p in prior.context_params(z, stage)]
     unseen = np.where(stages < stage, z, np.random.default_rng(stage).integers(-1000, 1000, z.shape))
     for a, b in zip(before, prior.context_params(unseen, stage)):
@@ -149,7 +158,7 @@ def test_the_last_log_prob_is_the_first_stage_under_the_mixtures_plus_each_later
     from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
 
     prior, z = _last_prior()
-    stages = np.broadcast_to(np.asarray(last_stages(z)), z.shape)
+    stages = np.broadcast_to(np.asarray(coding_stages(z, LAST_STAGES)), z.shape)
     expected = np.where(stages == 0, np.asarray(mixture_discretized_logistic_logp(z, *prior.params())), 0.0)
     for stage in range(1, LAST_STAGES):
         coded = np.asarray(discretized_logistic_logp(z, *prior.context_params(z, stage)))
@@ -178,19 +187,23 @@ def _context_nets(flow, option):
     return [prior.context_net for prior in flow.split_priors] if option == "context" else [flow.prior.context_net]
 
 
-@pytest.mark.parametrize("option", ["context", "last_context"])
+@pytest.mark.parametrize("option", ["context", "last_context", "context_stages"])
 def test_a_flow_with_context_saves_and_reloads_to_the_same_bits(tmp_path, option):
-    flow = _flow(3, seed=6, **{option: 8})
-    assert option not in _flow(3, seed=6).get_config()  # configs published before it stay as they were
+    flow = _flow(3, seed=6, **({"context": 8, "context_stages": 4} if option == "context_stages" else {option: 8}))
+    without = _flow(3, seed=6, **({"context": 8} if option == "context_stages" else {}))
+    assert option not in without.get_config()  # configs published before it stay as they were
     folder = checkpoint.save(flow, tmp_path / "saved", card="")
     again = checkpoint.load(folder / checkpoint.CONFIG, folder / checkpoint.WEIGHTS)
+    if option == "context_stages":
+        assert again.context_stages == 4 and all(prior.stages == 4 for prior in again.split_priors)
+        option = "context"
     assert getattr(again, option) == 8 and len(_context_nets(again, option)) == len(_context_nets(flow, option))
     image = _photo((32, 48, 3))[None]
     np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))
 
 
-@pytest.mark.parametrize("option", ["context", "last_context"])
-def test_fitting_the_context_nets_lowers_their_bits_and_moves_nothing_else(tmp_path, monkeypatch, option):
+@pytest.mark.parametrize("option, stages", [("context", 2), ("context", 4), ("last_context", 2)])
+def test_fitting_the_context_nets_lowers_their_bits_and_moves_nothing_else(tmp_path, monkeypatch, option, stages):
     from PIL import Image
 
     from zoo.idf.recipes import PHOTO_RECIPE, fit_context_priors
@@ -200,7 +213,7 @@ def test_fitting_the_context_nets_lowers_their_bits_and_moves_nothing_else(tmp_p
     for seed in range(3):  # the first is the validation part
         Image.fromarray(_photo((96, 128, 3), seed=seed)).save(folder / f"{seed}.png")
     monkeypatch.setenv("ZOO_PHOTOS_DIR", str(tmp_path))
-    flow = _flow(3, seed=7, **{option: 8})
+    flow = _flow(3, seed=7, context_stages=stages, **{option: 8})
     nets = _context_nets(flow, option)
     for net in nets:  # as grown from a flow without context
         net.head.set_weights([np.zeros_like(w) for w in net.head.get_weights()])

@@ -415,14 +415,14 @@ def test_last_context_screen_measures_what_the_last_prior_with_context_codes():
     import numpy as np
     from keras import ops
 
-    from zoo.idf.layers import MixturePrior, last_stages
+    from zoo.idf.layers import LAST_STAGES, MixturePrior, coding_stages
 
     screen = _script("idf_last_context")
     for pattern, count in screen.PATTERNS.items():  # every stage holds an equal share of an even crop
         stages = screen.stages(pattern, 4, 6, 8)
         assert np.array_equal(np.bincount(stages.astype(int).ravel()), np.full(count, 4 * 6 * 8 // count))
     pattern = "checkerboard x channel halves"
-    np.testing.assert_array_equal(screen.stages(pattern, 4, 6, 8), np.asarray(last_stages(np.zeros((1, 4, 6, 8)))))
+    np.testing.assert_array_equal(screen.stages(pattern, 4, 6, 8), np.asarray(coding_stages(np.zeros((1, 4, 6, 8)), LAST_STAGES)))
     rng = np.random.default_rng(0)
     z = ops.convert_to_tensor(rng.integers(-40, 41, (1, 4, 6, 8)), "float32")
     prior = MixturePrior(3, per_position=False, context=16)

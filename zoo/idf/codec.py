@@ -18,11 +18,10 @@ more than its raw pixels (plus its bit). Where a split prior's latent holds whol
 blocks of `scale_offsets.BLOCK` positions (photographs; not 32x32 tiles), the
 rANS words carry, before that latent's values, one scale offset per block and
 channel that the encoder chose and the decoder applies. A split prior with context
-(`SplitPrior(context=...)`) has its latent coded in two halves of a checkerboard: the anchors, then the
-others under tables its context net derives from the anchors (the offsets apply to the anchors only).
-A last prior with context (`MixturePrior(context=...)`) has the last latent coded in `layers.LAST_STAGES`
-stages (`layers.last_stages`): the first under its mixtures, each later one under tables its context net
-derives from the stages before.
+(`SplitPrior(context=..., stages=...)`) has its latent coded in stages (`layers.coding_stages`): the first
+under the prior's tables (the offsets apply to it only), each later one under tables its context net
+derives from the stages before. A last prior with context (`MixturePrior(context=...)`) has the last
+latent coded in `layers.LAST_STAGES` stages the same way, the first under its mixtures.
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
@@ -47,7 +46,7 @@ from keras import ops
 
 from zoo.errors import ZooError
 from zoo.idf import scale_offsets, tables
-from zoo.idf.layers import last_stages
+from zoo.idf.layers import LAST_STAGES, coding_stages
 
 MAGIC = b"Z"
 VERSION = 6  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
@@ -202,7 +201,7 @@ class Codec:
             if flow.prior.context else None)
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
-        # non-anchors' table keys from the context net (or None), inverse
+        # table keys of its later stages from the context net (or None), inverse
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
@@ -215,8 +214,8 @@ class Codec:
                 index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
                 self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec]))
                 prior = flow.split_priors[level]
-                self._context.append(graph(functools.partial(_context_keys, prior), input_signature=[half_spec] * 4)
-                                     if prior.context else None)
+                self._context.append(graph(functools.partial(_context_keys, prior),
+                                           input_signature=[half_spec] * 4 + [stage]) if prior.context else None)
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -301,8 +300,8 @@ class Codec:
     def _chunk_segments(self, tiles):
         """The chunk's latents as (low, width, keys, models, values, scale offsets or None) per segment, in
         decode order; the offsets where `self.scale_offsets` and the latent has whole blocks. A split prior
-        with context codes two segments: the anchors (with the offsets), then the other positions under its
-        context net, whose view of the anchors' residuals adapts their scales better than offsets do."""
+        with context codes a segment per stage: the first with the offsets, each later one under its context
+        net, whose view of the earlier stages' residuals adapts their scales better than offsets do."""
         splits, z = self._flow(tiles)
         segments = self._last_segments(z)
         for level in reversed(range(len(splits))):
@@ -317,10 +316,12 @@ class Codec:
             if self._context[level] is None:
                 segments.append(self._logistic_segment(*keys) + (values.reshape(-1), chosen))
                 continue
-            anchors, others = _halves(values.shape)
-            segments.append(self._logistic_segment(*_at(keys, anchors)) + (values.reshape(-1)[anchors], chosen))
-            keys = self._context[level](kept, y, mean, log_scale)
-            segments.append(self._logistic_segment(*_at(keys, others)) + (values.reshape(-1)[others], None))
+            first, *later = _stages(values.shape, self.flow.split_priors[level].stages)
+            values = values.reshape(-1)
+            segments.append(self._logistic_segment(*_at(keys, first)) + (values[first], chosen))
+            for stage, where in enumerate(later, 1):
+                keys = self._context[level](kept, y, mean, log_scale, stage)
+                segments.append(self._logistic_segment(*_at(keys, where)) + (values[where], None))
         return segments
 
     def _tile_bits(self, segments, n):
@@ -347,7 +348,7 @@ class Codec:
         low, width, keys, models = self._prior_segment(tuple(z.shape))
         if self._last_context is None:
             return [(low, width, keys, models, values, None)]
-        first, *later = _stages(tuple(z.shape))
+        first, *later = _stages(tuple(z.shape), LAST_STAGES)
         segments = [(low[first], width[first], keys[first], models, values[first], None)]
         for stage, where in enumerate(later, 1):
             keys = self._last_context(z, stage)
@@ -359,7 +360,7 @@ class Codec:
         low, width, keys, models = self._prior_segment(shape)
         if self._last_context is None:
             return _decode_segment(low, width, keys, models, coder).reshape(shape)
-        first, *later = _stages(shape)
+        first, *later = _stages(shape, LAST_STAGES)
         z = np.zeros(math.prod(shape), np.int64)
         z[first] = _decode_segment(low[first], width[first], keys[first], models, coder)
         for stage, where in enumerate(later, 1):
@@ -448,11 +449,13 @@ class Codec:
         if self._context[level] is None:
             return _decode_segment(*self._logistic_segment(*keys), coder).reshape(mean.shape)
         shape = tuple(mean.shape)
-        anchors, others = _halves(shape)
+        first, *later = _stages(shape, self.flow.split_priors[level].stages)
         y = np.zeros(math.prod(shape), np.int64)
-        y[anchors] = _decode_segment(*self._logistic_segment(*_at(keys, anchors)), coder)
-        keys = self._context[level](kept, ops.convert_to_tensor(y.astype(np.float32).reshape(shape)), mean, log_scale)
-        y[others] = _decode_segment(*self._logistic_segment(*_at(keys, others)), coder)
+        y[first] = _decode_segment(*self._logistic_segment(*_at(keys, first)), coder)
+        for stage, where in enumerate(later, 1):
+            seen = ops.convert_to_tensor(y.astype(np.float32).reshape(shape))
+            keys = self._context[level](kept, seen, mean, log_scale, stage)
+            y[where] = _decode_segment(*self._logistic_segment(*_at(keys, where)), coder)
         return y.reshape(shape)
 
     def _decode_chunk(self, coder, n, tile_shape, offsets=True):
@@ -468,20 +471,12 @@ class Codec:
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
 
 
-@functools.lru_cache(maxsize=8)  # the shapes of one image's splits
-def _halves(shape):
-    """(flat indices of the anchors, of the other positions) of a factored-out latent of `shape` (N, H, W, C),
-    each in the latent's order (`layers.checkerboard`)."""
-    n, h, w, c = shape
-    anchors = np.broadcast_to((np.add.outer(np.arange(h), np.arange(w)) % 2 == 0)[None, :, :, None], shape)
-    return np.flatnonzero(anchors), np.flatnonzero(~anchors)
-
-
-@functools.lru_cache(maxsize=8)
-def _stages(shape):
-    """[flat indices of the values of each coding stage] of a last latent of `shape` (`layers.last_stages`)."""
-    stages = np.broadcast_to(ops.convert_to_numpy(last_stages(np.zeros((1, *shape[1:]), np.float32))), shape)
-    return [np.flatnonzero(stages == stage) for stage in range(int(stages.max()) + 1)]
+@functools.lru_cache(maxsize=16)  # the shapes of one image's latents
+def _stages(shape, count):
+    """[flat indices of the values of each of `count` coding stages] of a latent of `shape` (N, H, W, C), each
+    in the latent's order (`layers.coding_stages`)."""
+    stages = np.broadcast_to(ops.convert_to_numpy(coding_stages(np.zeros((1, *shape[1:]), np.float32), count)), shape)
+    return [np.flatnonzero(stages == stage) for stage in range(count)]
 
 
 def _last_context_keys(prior, z, stage):
@@ -494,9 +489,10 @@ def _at(keys, where):
     return tuple(ops.convert_to_numpy(k).reshape(-1)[where] for k in keys)
 
 
-def _context_keys(prior, kept, y, mean, log_scale):
-    """(base, key) per symbol of a split prior's non-anchors, from its context net (no scale offsets)."""
-    return tables.logistic_keys(*prior.context_params(kept, y, mean, log_scale))
+def _context_keys(prior, kept, y, mean, log_scale, stage):
+    """(base, key) per symbol of a split prior's latent as stage `stage` codes it, from its context net (no
+    scale offsets)."""
+    return tables.logistic_keys(*prior.context_params(kept, y, mean, log_scale, stage))
 
 
 def _offset_keys(mean, log_scale, index):

@@ -226,27 +226,31 @@ class SplitPrior(keras.layers.Layer):
     """Factor out half the channels: y = z[..., C/2:], modelled by a discretized logistic whose
     mean and scale a network predicts from the half that stays, z[..., :C/2].
 
-    With `context` (a width; 0 for none), y is coded in two halves of a checkerboard: the anchors
-    (positions with i + j even) by the prior above; the others by a second network (two 3x3 convolutions,
-    `context` wide: cheap next to the flow, since the codec runs it on every image) that corrects the
-    prior's mean and log-scale from what the decoder has by then: the kept half, the prior's
-    parameters, and the anchors' values, seen as their residuals (y - mean) / scale and their sizes
-    |y - mean| / scale. The residuals show how wide the values of this region really are, which the
-    kept half alone does not. The context net's last convolution starts at zero, so a prior with
-    context starts as the prior without.
+    With `context` (a width; 0 for none), y is coded in `stages` stages (`coding_stages`: 2, the two halves
+    of a checkerboard; 4, each half again in two halves of the channels): the first by the prior above;
+    every later one by a second network (two 3x3 convolutions, `context` wide: cheap next to the flow, since
+    the codec runs it on every image) that corrects the prior's mean and log-scale from what the decoder has
+    by then: the kept half, the prior's parameters, and the earlier stages' values, seen as their residuals
+    (y - mean) / scale and their sizes |y - mean| / scale, and where they are. The residuals show how wide
+    the values of this region really are, which the kept half alone does not. The context net's last
+    convolution starts at zero, so a prior with context starts as the prior without; one net serves every
+    stage, and its inputs are the same for any `stages`, so a net fitted for one count starts another.
 
     `call(z)` returns (kept half, y, log P(y) per example).
 
     Example:
-        >>> prior = SplitPrior(width=16, depth=0, context=16)
+        >>> prior = SplitPrior(width=16, depth=0, context=16, stages=4)
         >>> kept, y, logp = prior(z)                 # z: (N, H, W, C) integers in float32
-        >>> mean, log_scale = prior.params(kept)     # every position's prior; the anchors' code
-        >>> mean_b, log_scale_b = prior.context_params(kept, y, mean, log_scale)  # the others' code
+        >>> mean, log_scale = prior.params(kept)     # every position's prior; stage 0's code
+        >>> mean_1, log_scale_1 = prior.context_params(kept, y, mean, log_scale, 1)  # stage 1's code
     """
 
-    def __init__(self, width, depth, norm_groups=0, context=0, **kwargs):
+    def __init__(self, width, depth, norm_groups=0, context=0, stages=2, **kwargs):
         super().__init__(**kwargs)
+        if stages not in STAGE_COUNTS:
+            raise ValueError(f"stages must be one of {STAGE_COUNTS}, got {stages!r}")
         self.width, self.depth, self.norm_groups, self.context = width, depth, norm_groups, context
+        self.stages = stages
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -265,17 +269,27 @@ class SplitPrior(keras.layers.Layer):
         n = out.shape[-1] // 2
         return out[..., :n] * SCALE, ops.clip(out[..., n:] + math.log(32.0), *LOG_SCALE_RANGE)
 
-    def context_params(self, kept, y, mean, log_scale):
-        """(mean, log_scale) of the non-anchor positions of y, from the kept half, the prior's (`mean`,
-        `log_scale`) and the anchors' values; y's other values are not read (they may be anything)."""
-        anchors = ops.broadcast_to(checkerboard(y), ops.shape(y))
-        residual = ops.where(anchors > 0, (y - mean) * ops.exp(-log_scale), 0.0)
-        features = [kept / SCALE, log_scale - math.log(32.0), residual, ops.abs(residual), anchors]
+    def context_params(self, kept, y, mean, log_scale, stage=1):
+        """(mean, log_scale) of y's values in stage `stage` (1 or later), from the kept half, the prior's
+        (`mean`, `log_scale`) and y's values in the stages before; y's other values are not read (they may be
+        anything)."""
+        seen = ops.broadcast_to(coding_stages(y, self.stages) < stage, ops.shape(y))
+        residual = ops.where(seen, (y - mean) * ops.exp(-log_scale), 0.0)
+        features = [kept / SCALE, log_scale - math.log(32.0), residual, ops.abs(residual), ops.cast(seen, "float32")]
         # the prior learns from its own bits, not through the net's inputs: a residual grows without bound
         # as its scale shrinks, and its gradient with it (training the flow with it diverged)
         out = self.context_net(ops.stop_gradient(ops.concatenate(features, axis=-1)))
         n = out.shape[-1] // 2
         return mean + out[..., :n] * ops.exp(log_scale), ops.clip(log_scale + out[..., n:], *LOG_SCALE_RANGE)
+
+    def context_logp(self, kept, y, mean, log_scale):
+        """log P of each of y's values that the context net codes (stage 1 and later), 0.0 at stage 0."""
+        stages = coding_stages(y, self.stages)
+        logp = 0.0
+        for stage in range(1, self.stages):
+            coded = discretized_logistic_logp(y, *self.context_params(kept, y, mean, log_scale, stage))
+            logp += ops.where(stages == stage, coded, 0.0)
+        return logp
 
     def partition(self, z):
         """(kept half, factored-out half) of z."""
@@ -286,9 +300,7 @@ class SplitPrior(keras.layers.Layer):
         mean, log_scale = self.params(kept)
         logp = discretized_logistic_logp(y, mean, log_scale)
         if self.context:
-            anchors = checkerboard(y)
-            logp = anchors * logp + (1.0 - anchors) * discretized_logistic_logp(
-                y, *self.context_params(kept, y, mean, log_scale))
+            logp = ops.where(coding_stages(y, self.stages) == 0, logp, 0.0) + self.context_logp(kept, y, mean, log_scale)
         return ops.sum(logp, axis=(1, 2, 3))
 
     def call(self, z):
@@ -296,8 +308,9 @@ class SplitPrior(keras.layers.Layer):
         return kept, y, self.log_prob(kept, y)
 
     def get_config(self):
-        return {**super().get_config(), "width": self.width, "depth": self.depth, "norm_groups": self.norm_groups,
-                "context": self.context}
+        config = {**super().get_config(), "width": self.width, "depth": self.depth, "norm_groups": self.norm_groups,
+                  "context": self.context}
+        return {**config, "stages": self.stages} if self.stages != 2 else config  # absent: configs published before it
 
 
 def checkerboard(x):
@@ -307,14 +320,23 @@ def checkerboard(x):
     return ops.cast(parity == 0, "float32")[None, :, :, None]
 
 
-def last_stages(z):
-    """The coding stage (0 to LAST_STAGES - 1) of each value of a last latent z (N, H, W, C), shape (1, H, W, C):
-    the anchors' (i + j even) first half of the channels, their second half, then the other positions' first
-    half and second half. A last prior with context codes stage 0 by its mixtures and each later stage from
-    the values of the stages before it."""
-    channels = z.shape[-1]
+STAGE_COUNTS = (2, 4)
+
+
+def coding_stages(x, count):
+    """The coding stage (0 to `count` - 1) of each value of an NHWC tensor x, shape (1, H, W, C), float32:
+    `count` 2: the anchors (i + j even), then the other positions; 4: the anchors' first half of the
+    channels, their second half, then the other positions' first half and second half.
+
+    Example:
+        >>> coding_stages(np.zeros((1, 2, 2, 2)), 4)[0, :, :, 0]    # [[0, 2], [2, 0]]; channel 1: [[1, 3], [3, 1]]
+    """
+    channels = x.shape[-1]
+    others = ops.broadcast_to(1.0 - checkerboard(x), (1, *_spatial(x), channels))
+    if count == 2:
+        return others
     second = ops.cast(ops.arange(channels) >= channels // 2, "float32")
-    return 2.0 * (1.0 - checkerboard(z)) + second[None, None, None, :]
+    return 2.0 * others + second[None, None, None, :]
 
 
 LAST_STAGES = 4
@@ -326,7 +348,7 @@ class MixturePrior(keras.layers.Layer):
     (`per_position=True`, a model of one image size), or one per channel shared by every position
     (`per_position=False`: the flow is then fully convolutional and takes images of any size).
 
-    With `context` (a width; 0 for none), the last latent is coded in LAST_STAGES stages (`last_stages`):
+    With `context` (a width; 0 for none), the last latent is coded in LAST_STAGES stages (`coding_stages`):
     the mixtures code the first; a context net (two 3x3 convolutions, `context` wide, zero-initialised
     head) gives every later value a discretized logistic from the values of the stages before it (their
     values, their sizes and where they are), so the last latent sees its neighbours and its other channels
@@ -363,7 +385,7 @@ class MixturePrior(keras.layers.Layer):
     def context_params(self, z, stage):
         """(mean, log_scale) of every value of z as stage `stage` (1 or later) codes it: a function of z's
         values in the stages before `stage` only (the others may be anything)."""
-        seen = ops.broadcast_to(last_stages(z) < stage, ops.shape(z))
+        seen = ops.broadcast_to(coding_stages(z, LAST_STAGES) < stage, ops.shape(z))
         values = ops.where(seen, z / SCALE, 0.0)
         features = ops.concatenate([values, ops.abs(values), ops.cast(seen, "float32")], axis=-1)
         return SplitPrior.params_of(self.context_net(ops.stop_gradient(features)))
@@ -371,7 +393,7 @@ class MixturePrior(keras.layers.Layer):
     def call(self, z):
         logp = mixture_discretized_logistic_logp(z, *self.params())
         if self.context:
-            stages = last_stages(z)
+            stages = coding_stages(z, LAST_STAGES)
             logp = ops.where(stages == 0, logp, 0.0)
             for stage in range(1, LAST_STAGES):
                 coded = discretized_logistic_logp(z, *self.context_params(z, stage))

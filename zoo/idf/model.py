@@ -16,9 +16,10 @@ latents. With `fully_convolutional=True` the last prior is one mixture per
 channel, shared by every position, and nothing else depends on the position
 either: the flow takes images of any size whose sides are multiples of
 2**levels (`image_shape` is then only the size it is built and trained at).
-With `context` (a width), every split prior codes half its positions (a
-checkerboard) with a context net that sees the other half's values (see
-`SplitPrior`).
+With `context` (a width), every split prior codes its latent in `context_stages`
+stages (2: the halves of a checkerboard; 4: each again in two halves of the
+channels), each after the first with a context net that sees the values of the
+stages before (see `SplitPrior`).
 
 Example:
     >>> import zoo
@@ -51,7 +52,7 @@ class IntegerDiscreteFlow(keras.Model):
 
     def __init__(self, image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5,
                  seed=0, fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0,
-                 last_context=0, **kwargs):
+                 last_context=0, context_stages=2, **kwargs):
         super().__init__(**kwargs)
         h, w, _ = image_shape
         if h % 2**levels or w % 2**levels:
@@ -60,7 +61,7 @@ class IntegerDiscreteFlow(keras.Model):
         self.width, self.depth, self.mixtures, self.seed = width, depth, mixtures, seed
         self.fully_convolutional = fully_convolutional
         self.undo_permutations, self.rezero, self.norm_groups = undo_permutations, rezero, norm_groups
-        self.context, self.last_context = context, last_context
+        self.context, self.last_context, self.context_stages = context, last_context, context_stages
         flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
         depths = _per_level(depth, levels, "depth", 0)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
@@ -70,7 +71,7 @@ class IntegerDiscreteFlow(keras.Model):
             IntegerCoupling(widths[level], depths[level], rezero, norm_groups, name=f"coupling{i}")
             for level in range(levels) for i in range(self._starts[level], self._starts[level + 1])
         ]
-        self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, context, name=f"split{i}")
+        self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, context, context_stages, name=f"split{i}")
                              for i in range(levels - 1)]
         self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, context=last_context, name="prior")
         for level in range(levels):  # the permutations' orders are read before they are first called
@@ -183,6 +184,7 @@ class IntegerDiscreteFlow(keras.Model):
             "norm_groups": self.norm_groups,
             **({"context": self.context} if self.context else {}),  # absent: the configs published before it
             **({"last_context": self.last_context} if self.last_context else {}),
+            **({"context_stages": self.context_stages} if self.context_stages != 2 else {}),
         }
 
 

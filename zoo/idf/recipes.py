@@ -70,11 +70,12 @@ CIFAR10_RECIPE = Recipe(
 
 
 def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0,
-        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0, last_context=0):
+        fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0, last_context=0,
+        context_stages=2):
     """An Integer Discrete Flow for uint8 images of `image_shape` (see `IntegerDiscreteFlow`)."""
     return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed,
                                fully_convolutional, undo_permutations, rezero, norm_groups, context, last_context,
-                               name="idf")
+                               context_stages, name="idf")
 
 
 @register("idf-cifar10", recipe=CIFAR10_RECIPE)
@@ -248,7 +249,8 @@ def fit_last_prior(model, recipe, data_dir=None, steps=2000, learning_rate=3e-2)
     exact bits of their per-channel value counts; returns what it did for the run's record.
 
     Training on crops leaves the last prior fitted to 4x4 last latents that are mostly border; a whole
-    photograph's are wider and otherwise distributed (narrower, on idf-photos). Being a mixture per channel,
+    photograph's are wider and otherwise distributed (narrower, on idf-photos). With context the mixtures
+    code the first coding stage only, and are fitted to it. Being a mixture per channel,
     the prior needs only each channel's count of each integer value, so a step costs one evaluation per
     distinct value. A recipe's `finish` step (`idf-photos`, `idf-gray`).
 
@@ -291,16 +293,22 @@ def last_prior_bits(model, counts):
 
 def last_latent_counts(model, files, mode="RGB", multiple=32):
     """(values (V, C), counts (V, C), image dimensions): how often each channel of the last latents of the
-    whole images in `files` (cut to multiples of `multiple`) takes each integer value, from the least to the
-    greatest seen; what a per-channel last prior's bits depend on."""
-    latents, dims = [], 0
+    whole images in `files` (cut to multiples of `multiple`) takes each integer value where the mixtures code
+    it (everywhere; with context, in the first coding stage only), from the least to the greatest counted;
+    what a per-channel last prior's bits depend on."""
+    from zoo.idf.layers import LAST_STAGES, coding_stages
+
+    latents, coded, dims = [], [], 0
     for image, _ in data.photo_images(files, mode, multiple).as_numpy_iterator():
         _, z = model.latents(image[None])
+        first = coding_stages(z, LAST_STAGES) == 0 if model.prior.context else np.ones((1, 1, 1, 1), bool)
         latents.append(np.asarray(z, dtype=np.int64).reshape(-1, z.shape[-1]))
+        coded.append(np.broadcast_to(np.asarray(first), z.shape).reshape(-1, z.shape[-1]))
         dims += image.size
-    z = np.concatenate(latents)
-    low, high = z.min(), z.max()
-    counts = np.stack([np.bincount(channel - low, minlength=high - low + 1) for channel in z.T], axis=1)
+    z, coded = np.concatenate(latents), np.concatenate(coded)
+    low, high = z[coded].min(), z[coded].max()
+    counts = np.stack([np.bincount(np.clip(channel - low, 0, high - low), weights=where, minlength=high - low + 1)
+                       for channel, where in zip(z.T, coded.T)], axis=1)
     values = np.broadcast_to(np.arange(low, high + 1)[:, None], counts.shape)
     return tf.constant(values, tf.float32), tf.constant(counts, tf.float32), dims
 
@@ -315,18 +323,17 @@ def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1
     Each net trains on its own: Adam with a cosine decay on the exact bits of random crops of the latents
     (at even offsets, so the checkerboard keeps its parity). A split prior's net: `steps` batches of
     `batch_size` crops, `crop` positions a side at the first split and half as many at each split after
-    (its latents are half as wide), at least 16; the loss is the bits of the non-anchor positions, the only
-    ones it codes. The last prior's: `last_steps` batches of `last_batch_size` crops `last_crop` a side
-    (the smallest training photograph's last latent), the loss the bits of its latent. Training the flow on
+    (its latents are half as wide), at least 16; the loss is the bits of the stages after the first, the
+    only ones it codes. The last prior's: `last_steps` batches of `last_batch_size` crops `last_crop` a side
+    (the smallest training photograph's last latent), the loss the bits of its latent (`last_steps=0`: left
+    as it is). Training the flow on
     crops shows the context nets the same few positions as its priors; the whole photographs' latents are
     what the codec sees.
 
     Example:
         >>> fit_context_priors(zoo.load("idf-photos"), PHOTO_RECIPE)["bits_per_dim_after"]  # training photographs
     """
-    from zoo.idf.distributions import LOG2, discretized_logistic_logp
-    from zoo.idf.layers import checkerboard
-
+    from zoo.idf.distributions import LOG2
     if not model.context and not model.last_context:
         raise ValueError("fit_context_priors needs a flow with context nets (context or last_context > 0)")
     files = recipe._files(recipe.train_split)
@@ -337,15 +344,14 @@ def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1
     for level, prior in enumerate(model.split_priors if model.context else []):
 
         def bits(kept, y, mean, log_scale, prior=prior):
-            logp = discretized_logistic_logp(y, *prior.context_params(kept, y, mean, log_scale))
-            return -tf.reduce_sum((1.0 - checkerboard(y)) * logp) / LOG2
+            return -tf.reduce_sum(prior.context_logp(kept, y, mean, log_scale)) / LOG2
 
         side = max(16, crop >> level)
         b, a = fit(prior.context_net, bits, latents[level], side, steps, batch_size, f"fit context prior {level}")
         before, after = before + b, after + a
     record = {"step": "fit_context_priors", "photographs": len(files), "steps": steps, "learning_rate": learning_rate,
               "bits_per_dim_before": round(before / dims, 6), "bits_per_dim_after": round(after / dims, 6)}
-    if model.last_context:
+    if model.last_context and last_steps:
         bits = lambda z: -tf.reduce_sum(model.prior(z)) / LOG2  # noqa: E731
         b, a = fit(model.prior.context_net, bits, [[z] for z in last], last_crop, last_steps, last_batch_size,
                    "fit last prior's context")
