@@ -9,8 +9,9 @@ whole Kodak photographs, never trained on. `idf-photos` starts from every layer 
 shares with `idf-cifar10` (the couplings, permutations and split priors of its
 levels; the last prior from one interior position's where the channels agree);
 layers of further levels start fresh. Both photo models' split priors have
-checkerboard context nets (`SplitPrior(context=32)`), and their last priors
-have one too (`MixturePrior(context=64)`, four coding stages). After
+context nets (`SplitPrior(context=32)`; four coding stages in `idf-photos`,
+a checkerboard's two in `idf-gray`), and their last priors have one too
+(`MixturePrior(context=64)`, four coding stages). After
 training, both fit their last prior to the last latents of the whole training
 photographs, then their context nets to the whole photographs' latents
 (`fit_last_prior`, `fit_context_priors`: `fit_priors`, the recipes' finish step).
@@ -313,7 +314,7 @@ def last_latent_counts(model, files, mode="RGB", multiple=32):
     return tf.constant(values, tf.float32), tf.constant(counts, tf.float32), dims
 
 
-def fit_context_priors(model, recipe, data_dir=None, steps=2000, learning_rate=1e-3, crop=64, batch_size=8, seed=0,
+def fit_context_priors(model, recipe, data_dir=None, steps=6000, learning_rate=1e-3, crop=64, batch_size=8, seed=0,
                        last_steps=6000, last_crop=8, last_batch_size=16):
     """Fit the context nets of the split priors (`SplitPrior(context=...)`) and of the last prior
     (`MixturePrior(context=...)`), the flow and everything else fixed, to the latents of the whole training
@@ -447,7 +448,7 @@ GRAY_RECIPE = dataclasses.replace(PHOTO_RECIPE, mode="L", initialize=None, crop=
 def idf_photos(**overrides):
     """Integer Discrete Flow for photographs of any size, fully convolutional (uint8 RGB in, bits per dimension out)."""
     return idf(**{"image_shape": (64, 64, 3), "width": 128, "levels": 5, "fully_convolutional": True, "context": 32,
-                  "last_context": 64, **overrides})
+                  "last_context": 64, "context_stages": 4, **overrides})
 
 
 @register("idf-gray", recipe=GRAY_RECIPE)
