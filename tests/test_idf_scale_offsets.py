@@ -61,3 +61,15 @@ def test_offsets_round_trip_bit_exactly_and_shorten_a_stream_whose_noise_differs
     plain = Codec(codec.flow, "test-offsets", scale_offsets=False).compress(image)
     assert len(data) < len(plain)  # 3 bits per block and channel bought back and more
     np.testing.assert_array_equal(codec.decompress(plain), image)  # the stream says it has no offsets
+
+
+@pytest.mark.parametrize("stages, sent", [(2, 6), (4, 3)])
+def test_offsets_are_sent_only_for_the_channels_of_the_first_coding_stage(stages, sent):
+    """With context, the offsets key the first stage's tables only: a flow coding in 4 stages (the anchors'
+    first half of the channels first) sends none for the other half, and still round-trips bit for bit."""
+    codec = Codec(_flow(3, seed=4, context=8, context_stages=stages), "test-offsets")
+    image = _patchy((128, 192, 3))
+    segments = codec._chunk_segments(image[None])
+    [chosen] = [offsets for *_, offsets in segments if offsets is not None]
+    assert chosen.shape == (1, 2, 3, sent)  # the first split's latent: 64x96 positions, 6 channels
+    np.testing.assert_array_equal(codec.decompress(codec.compress(image)), image)

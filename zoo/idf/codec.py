@@ -19,7 +19,8 @@ blocks of `scale_offsets.BLOCK` positions (photographs; not 32x32 tiles), the
 rANS words carry, before that latent's values, one scale offset per block and
 channel that the encoder chose and the decoder applies. A split prior with context
 (`SplitPrior(context=..., stages=...)`) has its latent coded in stages (`layers.coding_stages`): the first
-under the prior's tables (the offsets apply to it only), each later one under tables its context net
+under the prior's tables (the offsets apply to it only, and are sent only for the channels it has values
+in), each later one under tables its context net
 derives from the stages before. A last prior with context (`MixturePrior(context=...)`) has the last
 latent coded in `layers.LAST_STAGES` stages the same way, the first under its mixtures.
 The CRC32 covers the header and the
@@ -309,20 +310,28 @@ class Codec:
             mean, log_scale = self._params[level](kept)
             values = ops.convert_to_numpy(y)
             adapts = self.scale_offsets and scale_offsets.adapts(*values.shape[1:3])
-            chosen = scale_offsets.choose(values, mean, log_scale) if adapts else None
-            index = _no_offsets(values.shape) if chosen is None else chosen
+            stages = self._stage_count(level)
+            sent = _first_stage_channels(values.shape[-1], stages)  # the offsets apply to the first stage only
+            chosen = scale_offsets.choose(values[..., :sent], mean[..., :sent], log_scale[..., :sent]) if adapts else None
+            index = _no_offsets(values.shape)
+            if chosen is not None:
+                index[..., :sent] = chosen
             keys = self._keys[level](mean, log_scale, index)
             values = values.astype(np.int64)
             if self._context[level] is None:
                 segments.append(self._logistic_segment(*keys) + (values.reshape(-1), chosen))
                 continue
-            first, *later = _stages(values.shape, self.flow.split_priors[level].stages)
+            first, *later = _stages(values.shape, stages)
             values = values.reshape(-1)
             segments.append(self._logistic_segment(*_at(keys, first)) + (values[first], chosen))
             for stage, where in enumerate(later, 1):
                 keys = self._context[level](kept, y, mean, log_scale, stage)
                 segments.append(self._logistic_segment(*_at(keys, where)) + (values[where], None))
         return segments
+
+    def _stage_count(self, level):
+        """How many stages split `level`'s latent is coded in: its prior's with context, else 1."""
+        return self.flow.split_priors[level].stages if self._context[level] else 1
 
     def _tile_bits(self, segments, n):
         """The information content (bits) of each of the `n` tiles of a chunk under the tables that code it."""
@@ -444,12 +453,14 @@ class Codec:
     def _decode_split(self, coder, level, kept, offsets):
         """The factored-out half of split `level` (int64, the shape of its prior's parameters), given the kept half."""
         mean, log_scale = self._params[level](kept)
-        index = _decode_offsets(coder, mean.shape) if offsets else _no_offsets(mean.shape)
+        stages = self._stage_count(level)
+        sent = _first_stage_channels(mean.shape[-1], stages)
+        index = _decode_offsets(coder, mean.shape, sent) if offsets else _no_offsets(mean.shape)
         keys = self._keys[level](mean, log_scale, index)
         if self._context[level] is None:
             return _decode_segment(*self._logistic_segment(*keys), coder).reshape(mean.shape)
         shape = tuple(mean.shape)
-        first, *later = _stages(shape, self.flow.split_priors[level].stages)
+        first, *later = _stages(shape, stages)
         y = np.zeros(math.prod(shape), np.int64)
         y[first] = _decode_segment(*self._logistic_segment(*_at(keys, first)), coder)
         for stage, where in enumerate(later, 1):
@@ -507,13 +518,25 @@ def _no_offsets(shape):
     return np.full((n, *scale_offsets.blocks(h, w), c), scale_offsets.OFFSETS // 2, np.int32)
 
 
-def _decode_offsets(coder, shape):
-    """The blocks' offset indices of a latent of `shape`, from the stream where it has them."""
+def _decode_offsets(coder, shape, sent):
+    """The blocks' offset indices of a latent of `shape`, from the stream where it has them (for its first
+    `sent` channels; the others get none)."""
     n, h, w, c = shape
-    if not scale_offsets.adapts(h, w):
-        return _no_offsets(shape)
-    rows, cols = scale_offsets.blocks(h, w)
-    return coder.decode(scale_offsets.MODEL, n * rows * cols * c).astype(np.int32).reshape(n, rows, cols, c)
+    index = _no_offsets(shape)
+    if scale_offsets.adapts(h, w):
+        rows, cols = scale_offsets.blocks(h, w)
+        index[..., :sent] = coder.decode(scale_offsets.MODEL, n * rows * cols * sent).reshape(n, rows, cols, sent)
+    return index
+
+
+@functools.lru_cache(maxsize=16)
+def _first_stage_channels(channels, stages):
+    """How many of a latent's `channels` (a leading run) have values in the first of its `stages` coding stages
+    (all without context): the channels whose blocks get scale offsets."""
+    if stages == 1:
+        return channels
+    first = ops.convert_to_numpy(coding_stages(np.zeros((1, 2, 2, channels), np.float32), stages)) == 0
+    return int(first.any(axis=(0, 1, 2)).sum())
 
 
 def _chunk(tile_shape):
