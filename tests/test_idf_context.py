@@ -36,12 +36,15 @@ def test_the_coding_stages_are_the_checkerboard_then_its_channel_halves():
     four = np.asarray(coding_stages(np.zeros((1, 2, 2, 4), np.float32), 4))[0]
     np.testing.assert_array_equal(four[0, 0], [0, 0, 1, 1])
     np.testing.assert_array_equal(four[0, 1], [2, 2, 3, 3])
+    eight = np.asarray(coding_stages(np.zeros((1, 2, 2, 4), np.float32), 8))[0]
+    np.testing.assert_array_equal(eight[..., 0], [[0, 4], [6, 2]])  # (0, 0), (1, 1), (0, 1), (1, 0)
+    np.testing.assert_array_equal(eight[..., 3], [[1, 5], [7, 3]])
     assert LAST_STAGES == 4
     with pytest.raises(ValueError, match="stages must be one of"):
         SplitPrior(8, 0, context=8, stages=3)
 
 
-@pytest.mark.parametrize("stages, stage", [(2, 1), (4, 1), (4, 2), (4, 3)])
+@pytest.mark.parametrize("stages, stage", [(2, 1), (4, 1), (4, 2), (4, 3), (8, 1), (8, 4), (8, 7)])
 def test_each_split_stage_reads_the_stages_before_it_and_nothing_else_of_y(stages, stage):
     prior, kept, y = _prior_and_latent(stages=stages)
     mean, log_scale = prior.params(kept)
@@ -68,7 +71,7 @@ def test_a_zero_headed_context_net_leaves_the_prior_as_it_was():
     np.testing.assert_allclose(np.asarray(prior.log_prob(kept, y)), np.asarray(plain.log_prob(kept, y)), rtol=1e-6)
 
 
-@pytest.mark.parametrize("stages", [2, 4])
+@pytest.mark.parametrize("stages", [2, 4, 8])
 def test_the_log_prob_is_the_first_stage_under_the_prior_plus_each_later_under_the_context(stages):
     prior, kept, y = _prior_and_latent(stages=stages)
     from zoo.idf.distributions import discretized_logistic_logp

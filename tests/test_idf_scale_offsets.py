@@ -63,7 +63,7 @@ def test_offsets_round_trip_bit_exactly_and_shorten_a_stream_whose_noise_differs
     np.testing.assert_array_equal(codec.decompress(plain), image)  # the stream says it has no offsets
 
 
-@pytest.mark.parametrize("stages, sent", [(2, 6), (4, 3)])
+@pytest.mark.parametrize("stages, sent", [(2, 6), (4, 3), (8, 3)])
 def test_offsets_are_sent_only_for_the_channels_of_the_first_coding_stage(stages, sent):
     """With context, the offsets key the first stage's tables only: a flow coding in 4 stages (the anchors'
     first half of the channels first) sends none for the other half, and still round-trips bit for bit."""

@@ -227,7 +227,8 @@ class SplitPrior(keras.layers.Layer):
     mean and scale a network predicts from the half that stays, z[..., :C/2].
 
     With `context` (a width; 0 for none), y is coded in `stages` stages (`coding_stages`: 2, the two halves
-    of a checkerboard; 4, each half again in two halves of the channels): the first by the prior above;
+    of a checkerboard; 4, each half again in two halves of the channels; 8, the four positions of each 2x2
+    block, each in two halves of the channels): the first by the prior above;
     every later one by a second network (two 3x3 convolutions, `context` wide: cheap next to the flow, since
     the codec runs it on every image) that corrects the prior's mean and log-scale from what the decoder has
     by then: the kept half, the prior's parameters, and the earlier stages' values, seen as their residuals
@@ -320,23 +321,30 @@ def checkerboard(x):
     return ops.cast(parity == 0, "float32")[None, :, :, None]
 
 
-STAGE_COUNTS = (2, 4)
+STAGE_COUNTS = (2, 4, 8)
 
 
 def coding_stages(x, count):
     """The coding stage (0 to `count` - 1) of each value of an NHWC tensor x, shape (1, H, W, C), float32:
     `count` 2: the anchors (i + j even), then the other positions; 4: the anchors' first half of the
-    channels, their second half, then the other positions' first half and second half.
+    channels, their second half, then the other positions' first half and second half; 8: the four
+    positions of each 2x2 block in turn, (0, 0), (1, 1), (0, 1), (1, 0), each in two halves of the channels.
 
     Example:
         >>> coding_stages(np.zeros((1, 2, 2, 2)), 4)[0, :, :, 0]    # [[0, 2], [2, 0]]; channel 1: [[1, 3], [3, 1]]
     """
     channels = x.shape[-1]
-    others = ops.broadcast_to(1.0 - checkerboard(x), (1, *_spatial(x), channels))
+    h, w = _spatial(x)
+    if count == 8:
+        i, j = ops.arange(h)[:, None] % 2, ops.arange(w)[None, :] % 2
+        position = ops.cast(ops.where(i == j, i, 2 + i), "float32")[None, :, :, None]
+    else:
+        position = 1.0 - checkerboard(x)
+    position = ops.broadcast_to(position, (1, h, w, channels))
     if count == 2:
-        return others
+        return position
     second = ops.cast(ops.arange(channels) >= channels // 2, "float32")
-    return 2.0 * others + second[None, None, None, :]
+    return 2.0 * position + second[None, None, None, :]
 
 
 LAST_STAGES = 4
