@@ -86,9 +86,12 @@ def test_the_log_prob_is_the_first_stage_under_the_prior_plus_each_later_under_t
 
 
 @pytest.fixture(scope="module", params=[{"context": 8}, {"context": 8, "context_stages": 4},
-                                        {"context": 8, "last_context": 8}], ids=["split", "split-4-stages", "last"])
+                                        {"context": 8, "last_context": 8},
+                                        {"context": 8, "context_stages": 8, "last_context": 8, "last_context_stages": 8}],
+                ids=["split", "split-4-stages", "last", "all-8-stages"])
 def context_codec(request):
-    """A codec of a flow whose split priors have context (in 2 stages, in 4), and one whose last prior has too."""
+    """A codec of a flow whose split priors have context (in 2 stages, in 4), one whose last prior has too, and
+    one with both in 8 stages."""
     return Codec(_flow(3, seed=2, **request.param), "test-context")
 
 
@@ -134,19 +137,19 @@ def test_a_published_flow_grows_context_nets_without_losing_a_weight(tmp_path, m
 # -- the last prior's context ---------------------------------------------------------------------------
 
 
-def _last_prior(seed=0):
+def _last_prior(seed=0, stages=LAST_STAGES):
     rng = np.random.default_rng(seed)
-    prior = MixturePrior(mixtures=3, per_position=False, context=8)
+    prior = MixturePrior(mixtures=3, per_position=False, context=8, stages=stages)
     z = ops.convert_to_tensor(rng.integers(-40, 41, (2, 6, 5, 8)), "float32")
     prior(z)  # builds
     prior.set_weights([w + 0.1 * rng.normal(size=w.shape) for w in prior.get_weights()])
     return prior, np.asarray(z)
 
 
-@pytest.mark.parametrize("stage", range(1, LAST_STAGES))
-def test_each_last_stage_reads_the_stages_before_it_and_nothing_else(stage):
-    prior, z = _last_prior()
-    stages = np.broadcast_to(np.asarray(coding_stages(z, LAST_STAGES)), z.shape)
+@pytest.mark.parametrize("count, stage", [(4, 1), (4, 2), (4, 3), (8, 1), (8, 6)])
+def test_each_last_stage_reads_the_stages_before_it_and_nothing_else(count, stage):
+    prior, z = _last_prior(stages=count)
+    stages = np.broadcast_to(np.asarray(coding_stages(z, count)), z.shape)
     before = [np.asarray(p) for p in prior.context_params(z, stage)]
     unseen = np.where(stages < stage, z, np.random.default_rng(stage).integers(-1000, 1000, z.shape))
     for a, b in zip(before, prior.context_params(unseen, stage)):
@@ -157,13 +160,14 @@ def test_each_last_stage_reads_the_stages_before_it_and_nothing_else(stage):
     assert (np.asarray(prior.context_params(moved, stage)[0]) != before[0]).any()
 
 
-def test_the_last_log_prob_is_the_first_stage_under_the_mixtures_plus_each_later_under_the_context():
+@pytest.mark.parametrize("count", [4, 8])
+def test_the_last_log_prob_is_the_first_stage_under_the_mixtures_plus_each_later_under_the_context(count):
     from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
 
-    prior, z = _last_prior()
-    stages = np.broadcast_to(np.asarray(coding_stages(z, LAST_STAGES)), z.shape)
+    prior, z = _last_prior(stages=count)
+    stages = np.broadcast_to(np.asarray(coding_stages(z, count)), z.shape)
     expected = np.where(stages == 0, np.asarray(mixture_discretized_logistic_logp(z, *prior.params())), 0.0)
-    for stage in range(1, LAST_STAGES):
+    for stage in range(1, count):
         coded = np.asarray(discretized_logistic_logp(z, *prior.context_params(z, stage)))
         expected += np.where(stages == stage, coded, 0.0)
     np.testing.assert_allclose(np.asarray(prior(z)), expected.sum(axis=(1, 2, 3)), rtol=1e-5)
@@ -190,16 +194,20 @@ def _context_nets(flow, option):
     return [prior.context_net for prior in flow.split_priors] if option == "context" else [flow.prior.context_net]
 
 
-@pytest.mark.parametrize("option", ["context", "last_context", "context_stages"])
+STAGE_OPTIONS = {"context_stages": {"context": 8}, "last_context_stages": {"last_context": 8}}
+
+
+@pytest.mark.parametrize("option", ["context", "last_context", "context_stages", "last_context_stages"])
 def test_a_flow_with_context_saves_and_reloads_to_the_same_bits(tmp_path, option):
-    flow = _flow(3, seed=6, **({"context": 8, "context_stages": 4} if option == "context_stages" else {option: 8}))
-    without = _flow(3, seed=6, **({"context": 8} if option == "context_stages" else {}))
+    without = _flow(3, seed=6, **STAGE_OPTIONS.get(option, {}))
+    flow = _flow(3, seed=6, **{**STAGE_OPTIONS.get(option, {}), option: 8})
     assert option not in without.get_config()  # configs published before it stay as they were
     folder = checkpoint.save(flow, tmp_path / "saved", card="")
     again = checkpoint.load(folder / checkpoint.CONFIG, folder / checkpoint.WEIGHTS)
-    if option == "context_stages":
-        assert again.context_stages == 4 and all(prior.stages == 4 for prior in again.split_priors)
-        option = "context"
+    if option in STAGE_OPTIONS:
+        priors = again.split_priors if option == "context_stages" else [again.prior]
+        assert getattr(again, option) == 8 and all(prior.stages == 8 for prior in priors)
+        option = option.replace("_stages", "")
     assert getattr(again, option) == 8 and len(_context_nets(again, option)) == len(_context_nets(flow, option))
     image = _photo((32, 48, 3))[None]
     np.testing.assert_array_equal(np.asarray(again(image)), np.asarray(flow(image)))

@@ -423,6 +423,8 @@ def test_last_context_screen_measures_what_the_last_prior_with_context_codes():
         assert np.array_equal(np.bincount(stages.astype(int).ravel()), np.full(count, 4 * 6 * 8 // count))
     pattern = "checkerboard x channel halves"
     np.testing.assert_array_equal(screen.stages(pattern, 4, 6, 8), np.asarray(coding_stages(np.zeros((1, 4, 6, 8)), LAST_STAGES)))
+    eight = np.asarray(coding_stages(np.zeros((1, 4, 6, 8)), 8))
+    np.testing.assert_array_equal(screen.stages("2x2 phases x channel halves", 4, 6, 8), eight)
     rng = np.random.default_rng(0)
     z = ops.convert_to_tensor(rng.integers(-40, 41, (1, 4, 6, 8)), "float32")
     prior = MixturePrior(3, per_position=False, context=16)

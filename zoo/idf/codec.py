@@ -22,7 +22,7 @@ channel that the encoder chose and the decoder applies. A split prior with conte
 under the prior's tables (the offsets apply to it only, and are sent only for the channels it has values
 in), each later one under tables its context net
 derives from the stages before. A last prior with context (`MixturePrior(context=...)`) has the last
-latent coded in `layers.LAST_STAGES` stages the same way, the first under its mixtures.
+latent coded in its `stages` the same way, the first under its mixtures.
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
@@ -47,7 +47,7 @@ from keras import ops
 
 from zoo.errors import ZooError
 from zoo.idf import scale_offsets, tables
-from zoo.idf.layers import LAST_STAGES, coding_stages
+from zoo.idf.layers import coding_stages
 
 MAGIC = b"Z"
 VERSION = 6  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
@@ -357,7 +357,7 @@ class Codec:
         low, width, keys, models = self._prior_segment(tuple(z.shape))
         if self._last_context is None:
             return [(low, width, keys, models, values, None)]
-        first, *later = _stages(tuple(z.shape), LAST_STAGES)
+        first, *later = _stages(tuple(z.shape), self.flow.prior.stages)
         segments = [(low[first], width[first], keys[first], models, values[first], None)]
         for stage, where in enumerate(later, 1):
             keys = self._last_context(z, stage)
@@ -369,7 +369,7 @@ class Codec:
         low, width, keys, models = self._prior_segment(shape)
         if self._last_context is None:
             return _decode_segment(low, width, keys, models, coder).reshape(shape)
-        first, *later = _stages(shape, LAST_STAGES)
+        first, *later = _stages(shape, self.flow.prior.stages)
         z = np.zeros(math.prod(shape), np.int64)
         z[first] = _decode_segment(low[first], width[first], keys[first], models, coder)
         for stage, where in enumerate(later, 1):

@@ -347,7 +347,7 @@ def coding_stages(x, count):
     return 2.0 * position + second[None, None, None, :]
 
 
-LAST_STAGES = 4
+LAST_STAGES = 4  # a last prior's coding stages unless it says otherwise
 
 
 @_serializable
@@ -356,21 +356,23 @@ class MixturePrior(keras.layers.Layer):
     (`per_position=True`, a model of one image size), or one per channel shared by every position
     (`per_position=False`: the flow is then fully convolutional and takes images of any size).
 
-    With `context` (a width; 0 for none), the last latent is coded in LAST_STAGES stages (`coding_stages`):
-    the mixtures code the first; a context net (two 3x3 convolutions, `context` wide, zero-initialised
+    With `context` (a width; 0 for none), the last latent is coded in `stages` stages (`coding_stages`;
+    LAST_STAGES by default): the mixtures code the first; a context net (two 3x3 convolutions, `context` wide, zero-initialised
     head) gives every later value a discretized logistic from the values of the stages before it (their
     values, their sizes and where they are), so the last latent sees its neighbours and its other channels
     as the split priors see theirs.
 
     Example:
-        >>> prior = MixturePrior(mixtures=5, per_position=False, context=64)
+        >>> prior = MixturePrior(mixtures=5, per_position=False, context=64, stages=4)
         >>> logp = prior(z)                                  # z: (N, H, W, C) integers in float32
         >>> mean, log_scale = prior.context_params(z, 1)     # stage 1's code; reads only z's stage 0
     """
 
-    def __init__(self, mixtures, per_position=True, context=0, **kwargs):
+    def __init__(self, mixtures, per_position=True, context=0, stages=LAST_STAGES, **kwargs):
         super().__init__(**kwargs)
-        self.mixtures, self.per_position, self.context = mixtures, per_position, context
+        if stages not in STAGE_COUNTS:
+            raise ValueError(f"stages must be one of {STAGE_COUNTS}, got {stages!r}")
+        self.mixtures, self.per_position, self.context, self.stages = mixtures, per_position, context, stages
 
     def build(self, input_shape):
         shape = (*(input_shape[1:] if self.per_position else input_shape[-1:]), self.mixtures)
@@ -393,7 +395,7 @@ class MixturePrior(keras.layers.Layer):
     def context_params(self, z, stage):
         """(mean, log_scale) of every value of z as stage `stage` (1 or later) codes it: a function of z's
         values in the stages before `stage` only (the others may be anything)."""
-        seen = ops.broadcast_to(coding_stages(z, LAST_STAGES) < stage, ops.shape(z))
+        seen = ops.broadcast_to(coding_stages(z, self.stages) < stage, ops.shape(z))
         values = ops.where(seen, z / SCALE, 0.0)
         features = ops.concatenate([values, ops.abs(values), ops.cast(seen, "float32")], axis=-1)
         return SplitPrior.params_of(self.context_net(ops.stop_gradient(features)))
@@ -401,13 +403,17 @@ class MixturePrior(keras.layers.Layer):
     def call(self, z):
         logp = mixture_discretized_logistic_logp(z, *self.params())
         if self.context:
-            stages = coding_stages(z, LAST_STAGES)
+            stages = coding_stages(z, self.stages)
             logp = ops.where(stages == 0, logp, 0.0)
-            for stage in range(1, LAST_STAGES):
+            for stage in range(1, self.stages):
                 coded = discretized_logistic_logp(z, *self.context_params(z, stage))
                 logp += ops.where(stages == stage, coded, 0.0)
         return ops.sum(logp, axis=(1, 2, 3))
 
     def get_config(self):
         config = {**super().get_config(), "mixtures": self.mixtures, "per_position": self.per_position}
-        return {**config, "context": self.context} if self.context else config  # absent: configs published before it
+        if self.context:  # absent: configs published before it
+            config["context"] = self.context
+        if self.stages != LAST_STAGES:
+            config["stages"] = self.stages
+        return config

@@ -19,7 +19,8 @@ either: the flow takes images of any size whose sides are multiples of
 With `context` (a width), every split prior codes its latent in `context_stages`
 stages (2: the halves of a checkerboard; 4: each again in two halves of the
 channels), each after the first with a context net that sees the values of the
-stages before (see `SplitPrior`).
+stages before (see `SplitPrior`); with `last_context`, the last prior likewise
+in `last_context_stages` (see `MixturePrior`).
 
 Example:
     >>> import zoo
@@ -52,7 +53,7 @@ class IntegerDiscreteFlow(keras.Model):
 
     def __init__(self, image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5,
                  seed=0, fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0,
-                 last_context=0, context_stages=2, **kwargs):
+                 last_context=0, context_stages=2, last_context_stages=4, **kwargs):
         super().__init__(**kwargs)
         h, w, _ = image_shape
         if h % 2**levels or w % 2**levels:
@@ -62,6 +63,7 @@ class IntegerDiscreteFlow(keras.Model):
         self.fully_convolutional = fully_convolutional
         self.undo_permutations, self.rezero, self.norm_groups = undo_permutations, rezero, norm_groups
         self.context, self.last_context, self.context_stages = context, last_context, context_stages
+        self.last_context_stages = last_context_stages
         flows, widths = _per_level(flows_per_level, levels, "flows_per_level", 0), _per_level(width, levels, "width", 1)
         depths = _per_level(depth, levels, "depth", 0)
         self._starts = [sum(flows[:level]) for level in range(levels + 1)]  # level l's steps: [starts[l], starts[l+1])
@@ -73,7 +75,8 @@ class IntegerDiscreteFlow(keras.Model):
         ]
         self.split_priors = [SplitPrior(widths[i], depths[i], norm_groups, context, context_stages, name=f"split{i}")
                              for i in range(levels - 1)]
-        self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, context=last_context, name="prior")
+        self.prior = MixturePrior(mixtures, per_position=not fully_convolutional, context=last_context,
+                                  stages=last_context_stages, name="prior")
         for level in range(levels):  # the permutations' orders are read before they are first called
             channels = image_shape[-1] * 4 ** (level + 1) // 2**level
             for permute, _ in self._steps(level):
@@ -185,6 +188,7 @@ class IntegerDiscreteFlow(keras.Model):
             **({"context": self.context} if self.context else {}),  # absent: the configs published before it
             **({"last_context": self.last_context} if self.last_context else {}),
             **({"context_stages": self.context_stages} if self.context_stages != 2 else {}),
+            **({"last_context_stages": self.last_context_stages} if self.last_context_stages != 4 else {}),
         }
 
 

@@ -71,11 +71,11 @@ CIFAR10_RECIPE = Recipe(
 
 def idf(image_shape=(32, 32, 3), levels=3, flows_per_level=4, width=96, depth=0, mixtures=5, seed=0,
         fully_convolutional=False, undo_permutations=False, rezero=False, norm_groups=0, context=0, last_context=0,
-        context_stages=2):
+        context_stages=2, last_context_stages=4):
     """An Integer Discrete Flow for uint8 images of `image_shape` (see `IntegerDiscreteFlow`)."""
     return IntegerDiscreteFlow(image_shape, levels, flows_per_level, width, depth, mixtures, seed,
                                fully_convolutional, undo_permutations, rezero, norm_groups, context, last_context,
-                               context_stages, name="idf")
+                               context_stages, last_context_stages, name="idf")
 
 
 @register("idf-cifar10", recipe=CIFAR10_RECIPE)
@@ -296,12 +296,12 @@ def last_latent_counts(model, files, mode="RGB", multiple=32):
     whole images in `files` (cut to multiples of `multiple`) takes each integer value where the mixtures code
     it (everywhere; with context, in the first coding stage only), from the least to the greatest counted;
     what a per-channel last prior's bits depend on."""
-    from zoo.idf.layers import LAST_STAGES, coding_stages
+    from zoo.idf.layers import coding_stages
 
     latents, coded, dims = [], [], 0
     for image, _ in data.photo_images(files, mode, multiple).as_numpy_iterator():
         _, z = model.latents(image[None])
-        first = coding_stages(z, LAST_STAGES) == 0 if model.prior.context else np.ones((1, 1, 1, 1), bool)
+        first = coding_stages(z, model.prior.stages) == 0 if model.prior.context else np.ones((1, 1, 1, 1), bool)
         latents.append(np.asarray(z, dtype=np.int64).reshape(-1, z.shape[-1]))
         coded.append(np.broadcast_to(np.asarray(first), z.shape).reshape(-1, z.shape[-1]))
         dims += image.size
