@@ -9,8 +9,10 @@ whole Kodak photographs, never trained on. `idf-photos` starts from every layer 
 shares with `idf-cifar10` (the couplings, permutations and split priors of its
 levels; the last prior from one interior position's where the channels agree);
 layers of further levels start fresh. Both photo models' split priors have
-context nets (`SplitPrior(context=32, stages=4)`, four coding stages), and
-their last priors have one too (`MixturePrior(context=64)`, four stages). After
+context nets (`SplitPrior(context=32, stages=...)`: four coding stages in
+`idf-photos`, eight in `idf-gray`, whose codec has time to spare), and their
+last priors have one too (`MixturePrior(context=64, stages=...)`, the same
+counts). After
 training, both fit their last prior to the last latents of the whole training
 photographs, then their context nets to the whole photographs' latents
 (`fit_last_prior`, `fit_context_priors`: `fit_priors`, the recipes' finish step).
@@ -454,4 +456,4 @@ def idf_photos(**overrides):
 def idf_gray(**overrides):
     """Integer Discrete Flow for grayscale images of any size, fully convolutional (uint8 gray in, bits per dimension out)."""
     return idf(**{"image_shape": (64, 64, 1), "width": 128, "fully_convolutional": True, "context": 32,
-                  "last_context": 64, "context_stages": 4, **overrides})
+                  "last_context": 64, "context_stages": 8, "last_context_stages": 8, **overrides})
