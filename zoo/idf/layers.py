@@ -229,8 +229,8 @@ class SplitPrior(keras.layers.Layer):
     With `context` (a width; 0 for none), y is coded in `stages` stages (`coding_stages`: 2, the two halves
     of a checkerboard; 4, each half again in two halves of the channels; 8, the four positions of each 2x2
     block, each in two halves of the channels): the first by the prior above;
-    every later one by a second network (two 3x3 convolutions, `context` wide: cheap next to the flow, since
-    the codec runs it on every image) that corrects the prior's mean and log-scale from what the decoder has
+    every later one by a second network (two 3x3 convolutions, `context` wide; the codec runs it once per
+    later stage, and at the first split its passes cost about what the flow's do) that corrects the prior's mean and log-scale from what the decoder has
     by then: the kept half, the prior's parameters, and the earlier stages' values, seen as their residuals
     (y - mean) / scale and their sizes |y - mean| / scale, and where they are. The residuals show how wide
     the values of this region really are, which the kept half alone does not. The context net's last
