@@ -18,6 +18,7 @@ either: the flow takes images of any size whose sides are multiples of
 2**levels (`image_shape` is then only the size it is built and trained at).
 With `context` (a width), every split prior codes its latent in `context_stages`
 stages (2: the halves of a checkerboard; 4: each again in two halves of the
+channels; 8: the four positions of each 2x2 block, each in two halves of the
 channels), each after the first with a context net that sees the values of the
 stages before (see `SplitPrior`); with `last_context`, the last prior likewise
 in `last_context_stages` (see `MixturePrior`).
