@@ -64,7 +64,11 @@ def main(argv=None):
     published = zoo.load(args.model)
     recipe = registry.spec(args.model).recipe
     files = recipe._files(recipe.validation_split)
-    measure = lambda flow: split_bits(flow, *split_latents(flow, files, recipe.mode, recipe.validation_multiple)[::2])  # noqa: E731
+
+    def measure(flow):
+        latents, _, dims = split_latents(flow, files, recipe.mode, recipe.validation_multiple)
+        return split_bits(flow, latents, dims)
+
     base = measure(published)
     rows = [[f"published ({published.context_stages}, as fitted)", "", *(f"{b:.4f}" for b in base), f"{sum(base):.4f}",
              "+0.0000"]]

@@ -517,3 +517,25 @@ def test_weight_average_measures_each_moving_average_and_restores_the_trained_we
     assert row[0.5] == pytest.approx(0.5 * (0.5 * 1 + 0.5 * 2) + 0.5 * 3)
     assert row[0.9] == pytest.approx(0.9 * (0.9 * 1 + 0.1 * 2) + 0.1 * 3)
     np.testing.assert_array_equal(variable.numpy(), [3.0, 3.0, 3.0])
+
+
+def test_split_stages_screen_measures_what_the_flow_codes_and_keeps_every_weight():
+    import math
+
+    import numpy as np
+
+    from test_idf_whole_image import _flow, _photo
+
+    screen = _script("idf_split_stages")
+    flow = _flow(3, seed=5, context=8)
+    four = screen.with_stages(flow, 4)
+    assert four.context_stages == 4 and all(prior.stages == 4 for prior in four.split_priors)
+    for ours, theirs in zip(four.get_weights(), flow.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    image = _photo((32, 48, 3))
+    for model in (flow, four):
+        splits, _ = model.flow(image[None])
+        latents = [[[np.asarray(kept)[0], np.asarray(y)[0], None, None]] for kept, y in splits]
+        [bits] = screen.split_bits(model, latents, image.size)
+        [(_, logp)] = model.latent_log_likelihoods(image[None])[:-1]
+        np.testing.assert_allclose(bits, -float(logp[0]) / (image.size * math.log(2.0)), rtol=1e-5)
