@@ -20,8 +20,7 @@ rANS words carry, before that latent's values, one scale offset per block and
 channel that the encoder chose and the decoder applies. A split prior with context
 (`SplitPrior(context=..., stages=...)`) has its latent coded in stages (`layers.coding_stages`): the first
 under the prior's tables (the offsets apply to it only, and are sent only for the channels it has values
-in), each later one under tables its context net
-derives from the stages before. A last prior with context (`MixturePrior(context=...)`) has the last
+in), each later one under tables its context net derives from the stages before. A last prior with context (`MixturePrior(context=...)`) has the last
 latent coded in its `stages` the same way, the first under its mixtures.
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
@@ -324,10 +323,27 @@ class Codec:
             first, *later = _stages(values.shape, stages)
             values = values.reshape(-1)
             segments.append(self._logistic_segment(*_at(keys, first)) + (values[first], chosen))
-            for stage, where in enumerate(later, 1):
-                keys = self._context[level](kept, y, mean, log_scale, stage)
-                segments.append(self._logistic_segment(*_at(keys, where)) + (values[where], None))
+            segments += self._later_segments(later, values, y, self._split_context(level, kept, mean, log_scale))
         return segments
+
+    def _split_context(self, level, kept, mean, log_scale):
+        """keys_of(latent, stage) of split `level`'s later stages (`_later_segments`), given its kept half and
+        its prior's parameters."""
+        return lambda latent, stage: self._context[level](kept, latent, mean, log_scale, stage)
+
+    def _later_segments(self, later, values, latent, keys_of):
+        """The segments of a latent's stages after the first (`later`, their flat indices), each under the
+        tables `keys_of(latent, stage)` derives from the stages before; `values` is the latent, flat int64."""
+        return [self._logistic_segment(*_at(keys_of(latent, stage), where)) + (values[where], None)
+                for stage, where in enumerate(later, 1)]
+
+    def _decode_later(self, coder, later, latent, shape, keys_of):
+        """The latent of `shape`, its stages after the first (`later`) decoded into `latent` (flat int64, the
+        first stage already in it) as `_later_segments` coded them."""
+        for stage, where in enumerate(later, 1):
+            seen = ops.convert_to_tensor(latent.astype(np.float32).reshape(shape))
+            latent[where] = _decode_segment(*self._logistic_segment(*_at(keys_of(seen, stage), where)), coder)
+        return latent.reshape(shape)
 
     def _stage_count(self, level):
         """How many stages split `level`'s latent is coded in: its prior's with context, else 1."""
@@ -359,10 +375,7 @@ class Codec:
             return [(low, width, keys, models, values, None)]
         first, *later = _stages(tuple(z.shape), self.flow.prior.stages)
         segments = [(low[first], width[first], keys[first], models, values[first], None)]
-        for stage, where in enumerate(later, 1):
-            keys = self._last_context(z, stage)
-            segments.append(self._logistic_segment(*_at(keys, where)) + (values[where], None))
-        return segments
+        return segments + self._later_segments(later, values, z, self._last_context)
 
     def _decode_last(self, coder, shape):
         """The last latent of `shape` (int64), as `_last_segments` coded it."""
@@ -372,10 +385,7 @@ class Codec:
         first, *later = _stages(shape, self.flow.prior.stages)
         z = np.zeros(math.prod(shape), np.int64)
         z[first] = _decode_segment(low[first], width[first], keys[first], models, coder)
-        for stage, where in enumerate(later, 1):
-            keys = self._last_context(ops.convert_to_tensor(z.astype(np.float32).reshape(shape)), stage)
-            z[where] = _decode_segment(*self._logistic_segment(*_at(keys, where)), coder)
-        return z.reshape(shape)
+        return self._decode_later(coder, later, z, shape, self._last_context)
 
     def _prior_segment(self, shape):
         """(low, width, keys, models) of a last latent of `shape`: one fixed table per dimension, or per
@@ -463,11 +473,7 @@ class Codec:
         first, *later = _stages(shape, stages)
         y = np.zeros(math.prod(shape), np.int64)
         y[first] = _decode_segment(*self._logistic_segment(*_at(keys, first)), coder)
-        for stage, where in enumerate(later, 1):
-            seen = ops.convert_to_tensor(y.astype(np.float32).reshape(shape))
-            keys = self._context[level](kept, seen, mean, log_scale, stage)
-            y[where] = _decode_segment(*self._logistic_segment(*_at(keys, where)), coder)
-        return y.reshape(shape)
+        return self._decode_later(coder, later, y, shape, self._split_context(level, kept, mean, log_scale))
 
     def _decode_chunk(self, coder, n, tile_shape, offsets=True):
         th, tw, tc = tile_shape

@@ -230,8 +230,8 @@ class SplitPrior(keras.layers.Layer):
     of a checkerboard; 4, each half again in two halves of the channels; 8, the four positions of each 2x2
     block, each in two halves of the channels): the first by the prior above;
     every later one by a second network (two 3x3 convolutions, `context` wide; the codec runs it once per
-    later stage, and at the first split its passes cost about what the flow's do) that corrects the prior's mean and log-scale from what the decoder has
-    by then: the kept half, the prior's parameters, and the earlier stages' values, seen as their residuals
+    later stage, and at the first split its passes cost about what the flow's do) that corrects the prior's
+    mean and log-scale from what the decoder has by then: the kept half, the prior's parameters, and the earlier stages' values, seen as their residuals
     (y - mean) / scale and their sizes |y - mean| / scale, and where they are. The residuals show how wide
     the values of this region really are, which the kept half alone does not. The context net's last
     convolution starts at zero, so a prior with context starts as the prior without; one net serves every
@@ -248,10 +248,8 @@ class SplitPrior(keras.layers.Layer):
 
     def __init__(self, width, depth, norm_groups=0, context=0, stages=2, **kwargs):
         super().__init__(**kwargs)
-        if stages not in STAGE_COUNTS:
-            raise ValueError(f"stages must be one of {STAGE_COUNTS}, got {stages!r}")
         self.width, self.depth, self.norm_groups, self.context = width, depth, norm_groups, context
-        self.stages = stages
+        self.stages = _checked_stages(stages)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -285,12 +283,7 @@ class SplitPrior(keras.layers.Layer):
 
     def context_logp(self, kept, y, mean, log_scale):
         """log P of each of y's values that the context net codes (stage 1 and later), 0.0 at stage 0."""
-        stages = coding_stages(y, self.stages)
-        logp = 0.0
-        for stage in range(1, self.stages):
-            coded = discretized_logistic_logp(y, *self.context_params(kept, y, mean, log_scale, stage))
-            logp += ops.where(stages == stage, coded, 0.0)
-        return logp
+        return _later_stages_logp(y, self.stages, lambda stage: self.context_params(kept, y, mean, log_scale, stage))
 
     def partition(self, z):
         """(kept half, factored-out half) of z."""
@@ -347,6 +340,22 @@ def coding_stages(x, count):
     return 2.0 * position + second[None, None, None, :]
 
 
+def _checked_stages(stages):
+    if stages not in STAGE_COUNTS:
+        raise ValueError(f"stages must be one of {STAGE_COUNTS}, got {stages!r}")
+    return stages
+
+
+def _later_stages_logp(x, count, params_of):
+    """log P of each value of x in coding stages 1 to `count` - 1 under the discretized logistic
+    `params_of(stage)` gives its stage, 0.0 at stage 0: what a prior's context net codes."""
+    stages = coding_stages(x, count)
+    logp = 0.0
+    for stage in range(1, count):
+        logp += ops.where(stages == stage, discretized_logistic_logp(x, *params_of(stage)), 0.0)
+    return logp
+
+
 LAST_STAGES = 4  # a last prior's coding stages unless it says otherwise
 
 
@@ -357,8 +366,8 @@ class MixturePrior(keras.layers.Layer):
     (`per_position=False`: the flow is then fully convolutional and takes images of any size).
 
     With `context` (a width; 0 for none), the last latent is coded in `stages` stages (`coding_stages`;
-    LAST_STAGES by default): the mixtures code the first; a context net (two 3x3 convolutions, `context` wide, zero-initialised
-    head) gives every later value a discretized logistic from the values of the stages before it (their
+    LAST_STAGES by default): the mixtures code the first; a context net (two 3x3 convolutions, `context`
+    wide, zero-initialised head) gives every later value a discretized logistic from the values of the stages before it (their
     values, their sizes and where they are), so the last latent sees its neighbours and its other channels
     as the split priors see theirs.
 
@@ -370,9 +379,8 @@ class MixturePrior(keras.layers.Layer):
 
     def __init__(self, mixtures, per_position=True, context=0, stages=LAST_STAGES, **kwargs):
         super().__init__(**kwargs)
-        if stages not in STAGE_COUNTS:
-            raise ValueError(f"stages must be one of {STAGE_COUNTS}, got {stages!r}")
-        self.mixtures, self.per_position, self.context, self.stages = mixtures, per_position, context, stages
+        self.mixtures, self.per_position, self.context = mixtures, per_position, context
+        self.stages = _checked_stages(stages)
 
     def build(self, input_shape):
         shape = (*(input_shape[1:] if self.per_position else input_shape[-1:]), self.mixtures)
@@ -403,11 +411,8 @@ class MixturePrior(keras.layers.Layer):
     def call(self, z):
         logp = mixture_discretized_logistic_logp(z, *self.params())
         if self.context:
-            stages = coding_stages(z, self.stages)
-            logp = ops.where(stages == 0, logp, 0.0)
-            for stage in range(1, self.stages):
-                coded = discretized_logistic_logp(z, *self.context_params(z, stage))
-                logp += ops.where(stages == stage, coded, 0.0)
+            first = ops.where(coding_stages(z, self.stages) == 0, logp, 0.0)
+            logp = first + _later_stages_logp(z, self.stages, lambda stage: self.context_params(z, stage))
         return ops.sum(logp, axis=(1, 2, 3))
 
     def get_config(self):

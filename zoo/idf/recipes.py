@@ -252,9 +252,8 @@ def fit_last_prior(model, recipe, data_dir=None, steps=2000, learning_rate=3e-2)
 
     Training on crops leaves the last prior fitted to 4x4 last latents that are mostly border; a whole
     photograph's are wider and otherwise distributed (narrower, on idf-photos). With context the mixtures
-    code the first coding stage only, and are fitted to it. Being a mixture per channel,
-    the prior needs only each channel's count of each integer value, so a step costs one evaluation per
-    distinct value. A recipe's `finish` step (`idf-photos`, `idf-gray`).
+    code the first coding stage only, and are fitted to it. Being a mixture per channel, the prior needs
+    only each channel's count of each integer value, so a step costs one evaluation per distinct value. A recipe's `finish` step (`idf-photos`, `idf-gray`).
 
     Example:
         >>> fit_last_prior(zoo.load("idf-photos"), PHOTO_RECIPE)["bits_per_dim_after"]  # on the training photographs
@@ -328,14 +327,14 @@ def fit_context_priors(model, recipe, data_dir=None, steps=6000, learning_rate=1
     (its latents are half as wide), at least 16; the loss is the bits of the stages after the first, the
     only ones it codes. The last prior's: `last_steps` batches of `last_batch_size` crops `last_crop` a side
     (the smallest training photograph's last latent), the loss the bits of its latent (`last_steps=0`: left
-    as it is). Training the flow on
-    crops shows the context nets the same few positions as its priors; the whole photographs' latents are
-    what the codec sees.
+    as it is). Training the flow on crops shows the context nets the same few positions as its priors; the
+    whole photographs' latents are what the codec sees.
 
     Example:
         >>> fit_context_priors(zoo.load("idf-photos"), PHOTO_RECIPE)["bits_per_dim_after"]  # training photographs
     """
     from zoo.idf.distributions import LOG2
+
     if not model.context and not model.last_context:
         raise ValueError("fit_context_priors needs a flow with context nets (context or last_context > 0)")
     files = recipe._files(recipe.train_split)
