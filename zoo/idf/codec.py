@@ -196,8 +196,9 @@ class Codec:
         self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
         last = spec(half(h, flow.levels - 1), half(w, flow.levels - 1), c * 2 ** (flow.levels + 1))
         stage = tf.TensorSpec((), tf.float32)
+        where = tf.TensorSpec((None,), tf.int64)  # a stage's flat positions: keys are computed only there
         self._last_context = (  # the table keys of the last latent's later stages, or None
-            graph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage])
+            graph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage, where])
             if flow.prior.context else None)
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
@@ -212,10 +213,10 @@ class Codec:
                 half_spec = spec(*side, channels // 2)
                 self._params.append(graph(flow.split_priors[level].params, input_signature=[half_spec]))
                 index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
-                self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec]))
+                self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec, where]))
                 prior = flow.split_priors[level]
                 self._context.append(graph(functools.partial(_context_keys, prior),
-                                           input_signature=[half_spec] * 4 + [stage]) if prior.context else None)
+                                           input_signature=[half_spec] * 4 + [stage, where]) if prior.context else None)
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -315,26 +316,25 @@ class Codec:
             index = _no_offsets(values.shape)
             if chosen is not None:
                 index[..., :sent] = chosen
-            keys = self._keys[level](mean, log_scale, index)
-            values = values.astype(np.int64)
-            if self._context[level] is None:
-                segments.append(self._logistic_segment(*keys) + (values.reshape(-1), chosen))
-                continue
             first, *later = _stages(values.shape, stages)
-            values = values.reshape(-1)
-            segments.append(self._logistic_segment(*_at(keys, first)) + (values[first], chosen))
+            keys = self._keys[level](mean, log_scale, index, first)
+            values = values.astype(np.int64).reshape(-1)
+            segments.append(self._logistic_segment(*keys) + (values[first], chosen))
+            if self._context[level] is None:
+                continue
             segments += self._later_segments(later, values, y, self._split_context(level, kept, mean, log_scale))
         return segments
 
     def _split_context(self, level, kept, mean, log_scale):
-        """keys_of(latent, stage) of split `level`'s later stages (`_later_segments`), given its kept half and
-        its prior's parameters."""
-        return lambda latent, stage: self._context[level](kept, latent, mean, log_scale, stage)
+        """keys_of(latent, stage, where) of split `level`'s later stages (`_later_segments`), given its kept half
+        and its prior's parameters."""
+        return lambda latent, stage, where: self._context[level](kept, latent, mean, log_scale, stage, where)
 
     def _later_segments(self, later, values, latent, keys_of):
         """The segments of a latent's stages after the first (`later`, their flat indices), each under the
-        tables `keys_of(latent, stage)` derives from the stages before; `values` is the latent, flat int64."""
-        return [self._logistic_segment(*_at(keys_of(latent, stage), where)) + (values[where], None)
+        tables `keys_of(latent, stage, where)` derives from the stages before (at the stage's flat positions
+        `where`); `values` is the latent, flat int64."""
+        return [self._logistic_segment(*keys_of(latent, stage, where)) + (values[where], None)
                 for stage, where in enumerate(later, 1)]
 
     def _decode_later(self, coder, later, latent, shape, keys_of):
@@ -342,7 +342,7 @@ class Codec:
         first stage already in it) as `_later_segments` coded them."""
         for stage, where in enumerate(later, 1):
             seen = ops.convert_to_tensor(latent.astype(np.float32).reshape(shape))
-            latent[where] = _decode_segment(*self._logistic_segment(*_at(keys_of(seen, stage), where)), coder)
+            latent[where] = _decode_segment(*self._logistic_segment(*keys_of(seen, stage, where)), coder)
         return latent.reshape(shape)
 
     def _stage_count(self, level):
@@ -466,13 +466,13 @@ class Codec:
         stages = self._stage_count(level)
         sent = _first_stage_channels(mean.shape[-1], stages)
         index = _decode_offsets(coder, mean.shape, sent) if offsets else _no_offsets(mean.shape)
-        keys = self._keys[level](mean, log_scale, index)
-        if self._context[level] is None:
-            return _decode_segment(*self._logistic_segment(*keys), coder).reshape(mean.shape)
         shape = tuple(mean.shape)
         first, *later = _stages(shape, stages)
+        first_values = _decode_segment(*self._logistic_segment(*self._keys[level](mean, log_scale, index, first)), coder)
+        if self._context[level] is None:
+            return first_values.reshape(shape)
         y = np.zeros(math.prod(shape), np.int64)
-        y[first] = _decode_segment(*self._logistic_segment(*_at(keys, first)), coder)
+        y[first] = first_values
         return self._decode_later(coder, later, y, shape, self._split_context(level, kept, mean, log_scale))
 
     def _decode_chunk(self, coder, n, tile_shape, offsets=True):
@@ -491,31 +491,36 @@ class Codec:
 @functools.lru_cache(maxsize=16)  # the shapes of one image's latents
 def _stages(shape, count):
     """[flat indices of the values of each of `count` coding stages] of a latent of `shape` (N, H, W, C), each
-    in the latent's order (`layers.coding_stages`)."""
+    in the latent's order (`layers.coding_stages`; one stage of every value when `count` is 1)."""
+    if count == 1:
+        return [np.arange(math.prod(shape))]
     stages = np.broadcast_to(ops.convert_to_numpy(coding_stages(np.zeros((1, *shape[1:]), np.float32), count)), shape)
     return [np.flatnonzero(stages == stage) for stage in range(count)]
 
 
-def _last_context_keys(prior, z, stage):
-    """(base, key) per value of the last latent as stage `stage` codes it, from the last prior's context net."""
-    return tables.logistic_keys(*prior.context_params(z, stage))
+def _keys_at(mean, log_scale, where):
+    """(base, key) of the logistics (`mean`, `log_scale`) at the flat positions `where` only: a stage's
+    symbols, the keys of the others would be thrown away."""
+    return tables.logistic_keys(*(ops.take(ops.reshape(t, (-1,)), where) for t in (mean, log_scale)))
 
 
-def _at(keys, where):
-    """(base, key) tensors (a split prior's or the last prior's) at the flat positions `where`."""
-    return tuple(ops.convert_to_numpy(k).reshape(-1)[where] for k in keys)
+def _last_context_keys(prior, z, stage, where):
+    """(base, key) of the last latent's values at `where` as stage `stage` codes them, from the last prior's
+    context net."""
+    return _keys_at(*prior.context_params(z, stage), where)
 
 
-def _context_keys(prior, kept, y, mean, log_scale, stage):
-    """(base, key) per symbol of a split prior's latent as stage `stage` codes it, from its context net (no
-    scale offsets)."""
-    return tables.logistic_keys(*prior.context_params(kept, y, mean, log_scale, stage))
+def _context_keys(prior, kept, y, mean, log_scale, stage, where):
+    """(base, key) of a split prior's latent's values at `where` as stage `stage` codes them, from its context
+    net (no scale offsets)."""
+    return _keys_at(*prior.context_params(kept, y, mean, log_scale, stage), where)
 
 
-def _offset_keys(mean, log_scale, index):
-    """(base, key) per symbol of a split prior, its log-scales moved by their blocks' offsets."""
+def _offset_keys(mean, log_scale, index, where):
+    """(base, key) of a split prior's values at `where` (its first stage), its log-scales moved by their
+    blocks' offsets."""
     height, width = ops.shape(mean)[1], ops.shape(mean)[2]
-    return tables.logistic_keys(mean, log_scale + scale_offsets.expand(index, height, width))
+    return _keys_at(mean, log_scale + scale_offsets.expand(index, height, width), where)
 
 
 def _no_offsets(shape):
