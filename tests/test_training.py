@@ -419,3 +419,42 @@ def test_averaging_keeps_the_optimizer_s_schedule(optimizer):
         plain.iterations.assign(step)
         averaged.iterations.assign(step)
         np.testing.assert_allclose(float(averaged.learning_rate), float(plain.learning_rate), rtol=1e-6)
+
+
+class _PoisonAt(keras.callbacks.Callback):
+    """Makes the model's weights NaN after batch `batch` of epoch `epoch` (both from 0), as a diverging run would."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at, self.epoch = (epoch, batch), 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            for variable in self.model.trainable_variables:
+                variable.assign(np.full(variable.shape, np.nan, variable.dtype))
+
+
+def test_a_run_whose_loss_turns_nan_stops_there_and_publishes_nothing(isolated, tmp_path):
+    from zoo.errors import TrainingDivergedError
+
+    epochs = _Epochs()
+    with pytest.raises(TrainingDivergedError, match=r"epoch 2, batch 3;.*best epoch before, 1 .*--from-weights"):
+        training.train(TINY, epochs=4, workdir=tmp_path, callbacks=[_PoisonAt(epoch=1, batch=2), epochs])
+    assert epochs.seen == [0, 1]  # not trained on after the NaN
+    assert json.loads((tmp_path / "best.json").read_text())["best_epoch"] == 1
+    kept = training.BestEpoch(tmp_path, "val_accuracy", True)
+    model = TINY.builder()
+    kept.restore(model)
+    assert all(np.isfinite(w).all() for w in model.get_weights())  # the best epoch's weights, not the NaN ones
+    assert manifest.entry(TINY.name) is None  # nothing published
+
+
+def test_a_nan_first_epoch_keeps_no_weights(tmp_path):
+    from zoo.errors import TrainingDivergedError
+
+    with pytest.raises(TrainingDivergedError, match="No epoch had finished before it"):
+        training.train(TINY, epochs=2, workdir=tmp_path, publish=False, callbacks=[_PoisonAt(epoch=0, batch=0)])
+    assert not (tmp_path / "best.weights.h5").exists()

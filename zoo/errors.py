@@ -34,3 +34,7 @@ class DataNotFoundError(ZooError):
 
 class ExportError(ZooError):
     """A model that cannot be exported as asked, or whose export disagrees with Keras."""
+
+
+class TrainingDivergedError(ZooError):
+    """A training run whose loss became NaN or infinite; it stopped there and published nothing."""

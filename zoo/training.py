@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import math
 import os
 import subprocess
 import sys
@@ -219,6 +220,30 @@ class AveragedWeights(keras.callbacks.Callback):
             self.trained = None
 
 
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops `fit` after the first batch whose loss is NaN or infinite and remembers where (`stopped_at`, the
+    epoch and batch, from 1), so the harness fails then instead of training on, validating and publishing
+    NaN weights. Keras's `TerminateOnNaN` stops too but says where only on the console.
+
+    Example:
+        >>> guard = StopOnNonFinite()
+        >>> model.fit(x, y, epochs=3, callbacks=[guard])
+        >>> guard.stopped_at                  # None, or (epoch, batch) such as (4, 17)
+    """
+
+    stopped_at = None
+    epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.stopped_at = (self.epoch + 1, batch + 1)
+            self.model.stop_training = True
+
+
 def load_published(model, name):
     """Load the published checkpoint of `name` into `model`; returns the names of the layers it had no
     weights for (none, unless the model's config adds layers to the published one's).
@@ -357,7 +382,9 @@ def train(
             fitted, loss = recipe.fit_target(model)
             fitted.compile(optimizer=optimizer, loss=loss, metrics=list(recipe.metrics))
     best = BestEpoch(workdir, "val_" + recipe.metric, recipe.higher_is_better, resume=bool(epochs))
+    guard = StopOnNonFinite()
     callbacks = [
+        guard,
         keras.callbacks.BackupAndRestore(str(workdir / "backup"), save_freq=save_freq),
         *([_Evaluator(model, spec, recipe.validation_split, data_dir)] if recipe.evaluator else []),
         keras.callbacks.TensorBoard(str(workdir / "logs")),
@@ -375,6 +402,8 @@ def train(
             shuffle=False,  # the pipeline shuffles, with the recipe's seed
             verbose=1 if sys.stdout.isatty() else 2,
         )
+    if guard.stopped_at:
+        _diverged(guard.stopped_at, best, workdir, lr_scale)
     if not is_chief:
         return model, None
     if epochs:
@@ -426,6 +455,19 @@ def train(
     return model, metrics
 
 
+def _diverged(where, best, workdir, lr_scale):
+    """Raise `TrainingDivergedError` for a run whose loss became non-finite at (epoch, batch) `where`."""
+    from zoo.errors import TrainingDivergedError
+
+    epoch, batch = where
+    kept = (f"Its best epoch before, {best.best_epoch} ({best.monitor} {best.state['best']:.6g}), is in "
+            f"{best.weights_path}: continue from it with --from-weights." if best.best_epoch
+            else "No epoch had finished before it.")
+    raise TrainingDivergedError(
+        f"training diverged: the loss became NaN or infinite at epoch {epoch}, batch {batch}; nothing was finished "
+        f"or published. {kept} Try another --seed or a lower --lr-scale (now {lr_scale:g}).")
+
+
 def _runs_before(weights):
     """The runs that made a weights file, from the training log beside it ([] where there is none)."""
     weights = Path(weights)
@@ -474,7 +516,8 @@ class _Evaluator(keras.callbacks.Callback):
 
 
 class BestEpoch(keras.callbacks.Callback):
-    """Keeps the weights of the epoch with the best `monitor` (a validation metric) in `workdir`.
+    """Keeps the weights of the epoch with the best `monitor` (a validation metric; an epoch whose loss
+    or metric is NaN or infinite never counts) in `workdir`.
 
     Its state (`best.json`: every epoch's logs and seconds, the best epoch and
     value) survives an interruption, so a resumed run keeps comparing against
@@ -514,7 +557,8 @@ class BestEpoch(keras.callbacks.Callback):
         self.state["epochs"].append({"epoch": epoch + 1, "seconds": round(seconds, 2),
                                      **{k: float(v) for k, v in logs.items()}})
         best = self.state["best"]
-        if best is None or (value > best if self.higher_is_better else value < best):
+        finite = math.isfinite(value) and math.isfinite(float(logs.get("loss", 0.0)))  # NaN weights may still score
+        if finite and (best is None or (value > best if self.higher_is_better else value < best)):
             self.model.save_weights(self.weights_path)
             self.state.update(best_epoch=epoch + 1, best=value)
         tmp = self.state_path.with_suffix(".tmp")
