@@ -403,7 +403,7 @@ def train(
             verbose=1 if sys.stdout.isatty() else 2,
         )
     if guard.stopped_at:
-        _diverged(guard.stopped_at, best, workdir, lr_scale)
+        _diverged(guard.stopped_at, best, lr_scale)
     if not is_chief:
         return model, None
     if epochs:
@@ -455,7 +455,7 @@ def train(
     return model, metrics
 
 
-def _diverged(where, best, workdir, lr_scale):
+def _diverged(where, best, lr_scale):
     """Raise `TrainingDivergedError` for a run whose loss became non-finite at (epoch, batch) `where`."""
     from zoo.errors import TrainingDivergedError
 
