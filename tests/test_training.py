@@ -458,3 +458,10 @@ def test_a_nan_first_epoch_keeps_no_weights(tmp_path):
     with pytest.raises(TrainingDivergedError, match="No epoch had finished before it"):
         training.train(TINY, epochs=2, workdir=tmp_path, publish=False, callbacks=[_PoisonAt(epoch=0, batch=0)])
     assert not (tmp_path / "best.weights.h5").exists()
+
+
+def test_a_publishing_run_says_at_its_start_which_code_runs_and_where_it_publishes(isolated, tmp_path, capsys):
+    training.train(TINY, epochs=1, workdir=tmp_path)
+    first = capsys.readouterr().out.splitlines()[0]
+    manifest_path, hub_dir = paths.publish_home()
+    assert first.startswith(f"Code: {paths.REPO_ROOT} at commit ") and f"written to {hub_dir} and {manifest_path}." in first

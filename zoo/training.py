@@ -354,6 +354,10 @@ def train(
     if code["dirty"]:
         print(f"Warning: the working tree has uncommitted changes; the manifest will record commit "
               f"{code['commit']} with dirty: true, and the checkpoint cannot be rebuilt from it.", file=sys.stderr)
+    if publish and is_chief:  # which clone's code runs and publishes, from whatever directory it is started
+        manifest_path, hub_dir = paths.publish_home()
+        print(f"Code: {paths.REPO_ROOT} at commit {code['commit']}; a checkpoint that beats the published one is "
+              f"written to {hub_dir} and {manifest_path}.", flush=True)
     workdir = Path(workdir or Path("runs") / spec.name)
     if not is_chief:  # workers back up privately; only the chief's files are kept
         workdir = workdir / f"worker-{_task_index()}"
