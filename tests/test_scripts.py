@@ -231,11 +231,14 @@ def test_codec_profile_splits_the_time_of_every_model(tmp_path, monkeypatch):
     monkeypatch.setattr(results_file, "RESULTS", tmp_path / "results")
     codec_profile.main(["idf-cifar10"])
     rows = [line.split(" | ") for line in (tmp_path / "results" / "codec_profile.md").read_text().splitlines()
-            if line.startswith("| `idf-cifar10`")]
+            if line.startswith("| `idf-cifar10`") and line.split(" | ")[1] in ("encode", "decode")]
     assert [r[1] for r in rows] == ["encode", "decode"]
     for r in rows:
         shares = [float(x.rstrip("%")) for x in r[4:7]]
         assert abs(sum(shares) - 100) <= 2 and shares[0] > 0 and shares[1] > 0
+    graphs = [line.split(" | ") for line in (tmp_path / "results" / "codec_profile.md").read_text().splitlines()
+              if line.startswith("| `idf-cifar10` | ") and line.split(" | ")[1] not in ("encode", "decode")]
+    assert "flow (forward)" in [g[1] for g in graphs] and 1 <= len(graphs) <= 5
 
 
 def test_lr_probe_measures_the_recipe_metric_on_validation_for_each_rate(tmp_path, monkeypatch):
