@@ -114,9 +114,11 @@ def main(argv=None):
             graph_rows.append([label, name, f"{seconds:.2f}", f"{100 * seconds / sum(spent.values()):.0f}%"])
     table = markdown_table(["model", "step", f"seconds ({len(photos)} photos, warm)", "Mpx/s", "network (TensorFlow graphs)",
                             "rANS coder", "other (NumPy)", "entropy tables built"], rows)
-    graphs = markdown_table(["model", "compiled graph", "seconds (encode + decode)", "share of the graphs' time"], graph_rows)
-    print(table + "\n\n" + graphs)
-    write_results(args.results, f"Where the codec's time goes on the {len(photos)} Kodak photographs", table + "\n\n" + graphs,
+    graphs = markdown_table(["model", "compiled graph", "seconds (encode + decode)", "share of the graphs' time"],
+                            graph_rows)
+    tables = table + "\n\n" + graphs
+    print(tables)
+    write_results(args.results, f"Where the codec's time goes on the {len(photos)} Kodak photographs", tables,
                   notes="Shares of the cProfile'd time; seconds and Mpx/s from an unprofiled pass after a warm-up. "
                         "The second table: the five compiled graphs that take longest, each call waited for (so "
                         "their seconds add up to a little more than the network's share).")

@@ -464,4 +464,5 @@ def test_a_publishing_run_says_at_its_start_which_code_runs_and_where_it_publish
     training.train(TINY, epochs=1, workdir=tmp_path)
     first = capsys.readouterr().out.splitlines()[0]
     manifest_path, hub_dir = paths.publish_home()
-    assert first.startswith(f"Code: {paths.REPO_ROOT} at commit ") and f"written to {hub_dir} and {manifest_path}." in first
+    assert first.startswith(f"Code: {paths.REPO_ROOT} at commit ")
+    assert f"written to {hub_dir} and {manifest_path}." in first

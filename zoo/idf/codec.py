@@ -20,8 +20,9 @@ rANS words carry, before that latent's values, one scale offset per block and
 channel that the encoder chose and the decoder applies. A split prior with context
 (`SplitPrior(context=..., stages=...)`) has its latent coded in stages (`layers.coding_stages`): the first
 under the prior's tables (the offsets apply to it only, and are sent only for the channels it has values
-in), each later one under tables its context net derives from the stages before. A last prior with context (`MixturePrior(context=...)`) has the last
-latent coded in its `stages` the same way, the first under its mixtures.
+in), each later one under tables its context net derives from the stages before. A last prior with context
+(`MixturePrior(context=...)`) has the last latent coded in its `stages` the same way, the first under its
+mixtures.
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
@@ -468,7 +469,8 @@ class Codec:
         index = _decode_offsets(coder, mean.shape, sent) if offsets else _no_offsets(mean.shape)
         shape = tuple(mean.shape)
         first, *later = _stages(shape, stages)
-        first_values = _decode_segment(*self._logistic_segment(*self._keys[level](mean, log_scale, index, first)), coder)
+        keys = self._keys[level](mean, log_scale, index, first)
+        first_values = _decode_segment(*self._logistic_segment(*keys), coder)
         if self._context[level] is None:
             return first_values.reshape(shape)
         y = np.zeros(math.prod(shape), np.int64)

@@ -231,9 +231,10 @@ class SplitPrior(keras.layers.Layer):
     block, each in two halves of the channels): the first by the prior above;
     every later one by a second network (two 3x3 convolutions, `context` wide; the codec runs it once per
     later stage, and at the first split its passes cost about what the flow's do) that corrects the prior's
-    mean and log-scale from what the decoder has by then: the kept half, the prior's parameters, and the earlier stages' values, seen as their residuals
-    (y - mean) / scale and their sizes |y - mean| / scale, and where they are. The residuals show how wide
-    the values of this region really are, which the kept half alone does not. The context net's last
+    mean and log-scale from what the decoder has by then: the kept half, the prior's parameters, and the
+    earlier stages' values, seen as their residuals (y - mean) / scale and their sizes |y - mean| / scale,
+    and where they are. The residuals show how wide the values of this region really are, which the kept
+    half alone does not. The context net's last
     convolution starts at zero, so a prior with context starts as the prior without; one net serves every
     stage, and its inputs are the same for any `stages`, so a net fitted for one count starts another.
 
@@ -367,9 +368,9 @@ class MixturePrior(keras.layers.Layer):
 
     With `context` (a width; 0 for none), the last latent is coded in `stages` stages (`coding_stages`;
     LAST_STAGES by default): the mixtures code the first; a context net (two 3x3 convolutions, `context`
-    wide, zero-initialised head) gives every later value a discretized logistic from the values of the stages before it (their
-    values, their sizes and where they are), so the last latent sees its neighbours and its other channels
-    as the split priors see theirs.
+    wide, zero-initialised head) gives every later value a discretized logistic from the values of the stages
+    before it (their values, their sizes and where they are), so the last latent sees its neighbours and its
+    other channels as the split priors see theirs.
 
     Example:
         >>> prior = MixturePrior(mixtures=5, per_position=False, context=64, stages=4)

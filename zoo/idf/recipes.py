@@ -253,7 +253,8 @@ def fit_last_prior(model, recipe, data_dir=None, steps=2000, learning_rate=3e-2)
     Training on crops leaves the last prior fitted to 4x4 last latents that are mostly border; a whole
     photograph's are wider and otherwise distributed (narrower, on idf-photos). With context the mixtures
     code the first coding stage only, and are fitted to it. Being a mixture per channel, the prior needs
-    only each channel's count of each integer value, so a step costs one evaluation per distinct value. A recipe's `finish` step (`idf-photos`, `idf-gray`).
+    only each channel's count of each integer value, so a step costs one evaluation per distinct value.
+    A recipe's `finish` step (`idf-photos`, `idf-gray`).
 
     Example:
         >>> fit_last_prior(zoo.load("idf-photos"), PHOTO_RECIPE)["bits_per_dim_after"]  # on the training photographs
