@@ -23,9 +23,18 @@ THIN_OUTPUTS = 8  # a network head with fewer output channels is a `ThinConv2D`
 _serializable = keras.saving.register_keras_serializable(package="zoo.idf")
 
 
+@ops.custom_gradient
 def round_straight_through(x):
-    """round(x) forward; identity gradient backward (the straight-through estimator)."""
-    return x + ops.stop_gradient(ops.round(x) - x)
+    """round(x) forward, exactly; identity gradient backward (the straight-through estimator).
+
+    Not written as x + stop_gradient(round(x) - x): that is exact in IEEE arithmetic only as written, and
+    TensorFlow's graph optimizer may regroup a chain of additions (z + (x + (round(x) - x)) into one AddN),
+    which leaves a latent a few 1e-6 off an integer and made the codec's encoder and decoder disagree."""
+
+    def grad(*args, upstream=None):
+        return args[0] if upstream is None else upstream
+
+    return ops.round(x), grad
 
 
 @_serializable
@@ -85,6 +94,13 @@ class ChannelPermutation(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
+
+
+def _split_channels(x, at):
+    """(x[..., :at], x[..., at:]) of an NHWC tensor, as one split: TensorFlow's gradient of a strided slice
+    (StridedSliceGrad) took an eighth of an `idf-photos` training step on CPUs, a split's (a concatenation)
+    next to nothing."""
+    return ops.split(x, [at], axis=-1)
 
 
 def _take_channels(x, order):
@@ -206,11 +222,11 @@ class IntegerCoupling(keras.layers.Layer):
         return self.gain * t if self.rezero else t
 
     def call(self, z):
-        z1, z2 = z[..., : self.keep], z[..., self.keep :]
+        z1, z2 = _split_channels(z, self.keep)
         return ops.concatenate([z1, z2 + round_straight_through(self.translation(z1))], axis=-1)
 
     def inverse(self, z):
-        z1, z2 = z[..., : self.keep], z[..., self.keep :]
+        z1, z2 = _split_channels(z, self.keep)
         return ops.concatenate([z1, z2 - ops.round(self.translation(z1))], axis=-1)
 
     def get_config(self):
@@ -266,8 +282,8 @@ class SplitPrior(keras.layers.Layer):
     @staticmethod
     def params_of(out):
         """(mean, log_scale) in lattice units from a net's raw output: means first, then log-scales."""
-        n = out.shape[-1] // 2
-        return out[..., :n] * SCALE, ops.clip(out[..., n:] + math.log(32.0), *LOG_SCALE_RANGE)
+        means, log_scales = _split_channels(out, out.shape[-1] // 2)
+        return means * SCALE, ops.clip(log_scales + math.log(32.0), *LOG_SCALE_RANGE)
 
     def context_params(self, kept, y, mean, log_scale, stage=1):
         """(mean, log_scale) of y's values in stage `stage` (1 or later), from the kept half, the prior's
@@ -279,24 +295,30 @@ class SplitPrior(keras.layers.Layer):
         # the prior learns from its own bits, not through the net's inputs: a residual grows without bound
         # as its scale shrinks, and its gradient with it (training the flow with it diverged)
         out = self.context_net(ops.stop_gradient(ops.concatenate(features, axis=-1)))
-        n = out.shape[-1] // 2
-        return mean + out[..., :n] * ops.exp(log_scale), ops.clip(log_scale + out[..., n:], *LOG_SCALE_RANGE)
+        shift, log_scale_shift = _split_channels(out, out.shape[-1] // 2)
+        return mean + shift * ops.exp(log_scale), ops.clip(log_scale + log_scale_shift, *LOG_SCALE_RANGE)
 
     def context_logp(self, kept, y, mean, log_scale):
         """log P of each of y's values that the context net codes (stage 1 and later), 0.0 at stage 0."""
-        return _later_stages_logp(y, self.stages, lambda stage: self.context_params(kept, y, mean, log_scale, stage))
+        stages, staged_mean, staged_log_scale = self._staged_params(kept, y, mean, log_scale)
+        return ops.where(stages > 0, discretized_logistic_logp(y, staged_mean, staged_log_scale), 0.0)
+
+    def _staged_params(self, kept, y, mean, log_scale):
+        """(coding stages, mean, log_scale) of every value of y as the codec codes it: the prior's at stage 0,
+        the context net's at the later ones (`staged_params`)."""
+        return staged_params(y, self.stages, lambda stage: self.context_params(kept, y, mean, log_scale, stage),
+                             mean, log_scale)
 
     def partition(self, z):
         """(kept half, factored-out half) of z."""
-        return z[..., : self.keep], z[..., self.keep :]
+        return tuple(_split_channels(z, self.keep))
 
     def log_prob(self, kept, y):
         """log P(y | kept), summed per example."""
         mean, log_scale = self.params(kept)
-        logp = discretized_logistic_logp(y, mean, log_scale)
         if self.context:
-            logp = ops.where(coding_stages(y, self.stages) == 0, logp, 0.0) + self.context_logp(kept, y, mean, log_scale)
-        return ops.sum(logp, axis=(1, 2, 3))
+            _, mean, log_scale = self._staged_params(kept, y, mean, log_scale)
+        return ops.sum(discretized_logistic_logp(y, mean, log_scale), axis=(1, 2, 3))
 
     def call(self, z):
         kept, y = self.partition(z)
@@ -347,14 +369,16 @@ def _checked_stages(stages):
     return stages
 
 
-def _later_stages_logp(x, count, params_of):
-    """log P of each value of x in coding stages 1 to `count` - 1 under the discretized logistic
-    `params_of(stage)` gives its stage, 0.0 at stage 0: what a prior's context net codes."""
+def staged_params(x, count, params_of, mean, log_scale):
+    """(coding stages, mean, log_scale) of every value of an NHWC tensor x: `mean` and `log_scale` at stage 0,
+    `params_of(stage)`'s at each later stage (of `count`), picked per value, so that a prior's log P is one
+    discretized logistic over x, not one per stage and then picked (the same numbers, less work)."""
     stages = coding_stages(x, count)
-    logp = 0.0
     for stage in range(1, count):
-        logp += ops.where(stages == stage, discretized_logistic_logp(x, *params_of(stage)), 0.0)
-    return logp
+        stage_mean, stage_log_scale = params_of(stage)
+        at = stages == stage
+        mean, log_scale = ops.where(at, stage_mean, mean), ops.where(at, stage_log_scale, log_scale)
+    return stages, mean, log_scale
 
 
 LAST_STAGES = 4  # a last prior's coding stages unless it says otherwise
@@ -412,8 +436,9 @@ class MixturePrior(keras.layers.Layer):
     def call(self, z):
         logp = mixture_discretized_logistic_logp(z, *self.params())
         if self.context:
-            first = ops.where(coding_stages(z, self.stages) == 0, logp, 0.0)
-            logp = first + _later_stages_logp(z, self.stages, lambda stage: self.context_params(z, stage))
+            stages, mean, log_scale = staged_params(z, self.stages, lambda stage: self.context_params(z, stage),
+                                                    ops.zeros_like(z), ops.zeros_like(z))  # stage 0: the mixtures
+            logp = ops.where(stages == 0, logp, discretized_logistic_logp(z, mean, log_scale))
         return ops.sum(logp, axis=(1, 2, 3))
 
     def get_config(self):
