@@ -165,6 +165,22 @@ def test_compiled_flow_gives_integer_latents_equal_to_eager_ones():
         np.testing.assert_array_equal(got, want.numpy())
 
 
+def test_mixed_precision_keeps_the_flow_a_bijection_and_float32_comes_back_exactly():
+    flow = IntegerDiscreteFlow(width=16, flows_per_level=2, mixtures=3)
+    _jolt(flow, std=0.02)
+    images = RNG.integers(0, 256, (2, 32, 32, 3)).astype(np.uint8)
+    full = flow(images).numpy()
+    flow.set_mixed_precision(True)
+    mixed = flow(images).numpy()
+    ys, z = flow.latents(images)
+    for latent in (*ys, z):
+        np.testing.assert_array_equal(latent.numpy(), np.round(latent.numpy()))
+    np.testing.assert_array_equal(flow.inverse(ys, z).numpy(), images)
+    assert not np.array_equal(mixed, full) and np.allclose(mixed, full, atol=0.05)  # bfloat16 did run
+    flow.set_mixed_precision(False)
+    np.testing.assert_array_equal(flow(images).numpy(), full)
+
+
 def test_coupling_gradient_is_that_of_the_unrounded_translation():
     coupling = IntegerCoupling(width=8, depth=0)
     z = _ints((2, 4, 4, 8))

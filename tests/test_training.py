@@ -1,5 +1,6 @@
 """The harness: fixed seed, resume after an interruption, choose on validation, publish only what is better."""
 
+import dataclasses
 import json
 import threading
 import time
@@ -7,7 +8,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from tiny import TINY
+from tiny import TINY, tiny_model
 
 from zoo import manifest, paths, training
 from zoo.idf.recipes import warmup_cosine
@@ -466,3 +467,40 @@ def test_a_publishing_run_says_at_its_start_which_code_runs_and_where_it_publish
     manifest_path, hub_dir = paths.publish_home()
     assert first.startswith(f"Code: {paths.REPO_ROOT} at commit ")
     assert f"written to {hub_dir} and {manifest_path}." in first
+
+
+def _tiny_with_mixed_precision():
+    """TINY's model with a `set_mixed_precision` that runs its hidden layer in bfloat16."""
+    model = tiny_model()
+
+    def set_mixed_precision(enabled):
+        model.get_layer("hidden").dtype_policy = "mixed_bfloat16" if enabled else "float32"
+
+    model.set_mixed_precision = set_mixed_precision
+    return model
+
+
+class _HiddenDtypes(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.train, self.test = set(), set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train.add(self.model.get_layer("hidden").compute_dtype)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.test.add(self.model.get_layer("hidden").compute_dtype)
+
+
+def test_mixed_precision_trains_in_bfloat16_and_validates_in_float32(isolated, tmp_path):
+    spec = dataclasses.replace(TINY, builder=_tiny_with_mixed_precision)
+    seen = _HiddenDtypes()
+    model, _ = training.train(spec, epochs=2, workdir=tmp_path / "run", mixed_precision=True, callbacks=[seen])
+    assert seen.train == {"bfloat16"} and seen.test == {"float32"}
+    assert model.get_layer("hidden").compute_dtype == "float32"  # finished, measured and published in float32
+    assert json.loads((tmp_path / "run" / training.RUN_RECORD).read_text())["mixed_precision"] is True
+
+
+def test_mixed_precision_needs_a_model_that_has_one(tmp_path):
+    with pytest.raises(ValueError, match="no mixed precision"):
+        training.train(TINY, epochs=1, workdir=tmp_path, publish=False, mixed_precision=True)

@@ -161,6 +161,9 @@ def _parser():
     p.add_argument("--weight-average", type=float, metavar="MOMENTUM",
                    help="validate, keep and publish an exponential moving average of the weights with this "
                    "momentum per step (e.g. 0.999) instead of the weights themselves (default: the recipe's)")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="train in the model's mixed precision (IDF: hidden convolutions in bfloat16, about a quarter "
+                   "faster on CPUs with AMX); validation, the finish step and every measurement stay in float32")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
                    "values read as JSON where they parse); recorded in the published config and command")
@@ -309,6 +312,7 @@ def _train(args):
         seed=args.seed,
         lr_scale=args.lr_scale,
         weight_average=args.weight_average,
+        mixed_precision=args.mixed_precision,
     )
 
 

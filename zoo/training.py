@@ -220,6 +220,36 @@ class AveragedWeights(keras.callbacks.Callback):
             self.trained = None
 
 
+class MixedPrecisionTraining(keras.callbacks.Callback):
+    """Trains `model` in its mixed precision and validates it in float32: `model.set_mixed_precision(True)`
+    before the training batches, `False` for validation and after training.
+
+    Keras traces its training step at the first batch and its validation step at the first validation, so each
+    keeps the precision it was traced in; switching costs nothing after that.
+
+    Example:
+        >>> model.fit(data, validation_data=val, callbacks=[MixedPrecisionTraining(model)])
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.target, self.enabled = model, False
+
+    def _set(self, enabled):
+        if enabled != self.enabled:
+            self.target.set_mixed_precision(enabled)
+            self.enabled = enabled
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._set(True)
+
+    def on_test_begin(self, logs=None):
+        self._set(False)
+
+    def on_train_end(self, logs=None):
+        self._set(False)
+
+
 class StopOnNonFinite(keras.callbacks.Callback):
     """Stops `fit` after the first batch whose loss is NaN or infinite and remembers where (`stopped_at`, the
     epoch and batch, from 1), so the harness fails then instead of training on, validating and publishing
@@ -301,6 +331,7 @@ def train(
     from_weights=None,
     from_scratch=False,
     weight_average=None,
+    mixed_precision=False,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -329,7 +360,9 @@ def train(
     it finishes and measures (and may publish) the published checkpoint or a
     weights file as they are. `weight_average` (a momentum such as 0.999, default
     the recipe's) trains as usual but validates, keeps and publishes the
-    exponential moving average of the weights (`AveragedWeights`).
+    exponential moving average of the weights (`AveragedWeights`). `mixed_precision` runs the training
+    steps in the model's mixed precision (`MixedPrecisionTraining`; a model that has one); validation,
+    the finish step and every measurement stay in float32.
     """
     recipe = spec.recipe
     if recipe is None:
@@ -379,6 +412,8 @@ def train(
             initialized_from = {"weights": str(from_weights), "weights_sha256": manifest.sha256(Path(from_weights))}
         elif recipe.initialize is not None and not from_scratch:
             initialized_from = recipe.initialize(model)
+        if mixed_precision and not hasattr(model, "set_mixed_precision"):
+            raise ValueError(f"'{spec.name}' has no mixed precision to train in (its model has no set_mixed_precision)")
         if epochs:
             optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
             if recipe.weight_average:
@@ -394,6 +429,7 @@ def train(
         keras.callbacks.TensorBoard(str(workdir / "logs")),
         best,
         *([AveragedWeights()] if epochs and recipe.weight_average else []),
+        *([MixedPrecisionTraining(model)] if epochs and mixed_precision else []),
         *callbacks,
     ]
     if epochs:
@@ -436,6 +472,7 @@ def train(
         "seed": recipe.seed,
         **({"lr_scale": lr_scale} if lr_scale != 1 else {}),
         **({"weight_average": recipe.weight_average} if epochs and recipe.weight_average else {}),
+        **({"mixed_precision": True} if epochs and mixed_precision else {}),
         **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
         **({"finished": finished} if finished else {}),

@@ -181,6 +181,10 @@ class ConvNet(keras.layers.Layer):
         head = ThinConv2D if out_channels < THIN_OUTPUTS else keras.layers.Conv2D
         self.head = head(out_channels, 3, padding="same", kernel_initializer="zeros" if zero_head else "glorot_uniform")
 
+    def hidden_convolutions(self):
+        """Every convolution but the head (the ones `IntegerDiscreteFlow.set_mixed_precision` may run in bfloat16)."""
+        return [self.stem, *self.inner, *self.outer]
+
     def call(self, x):
         h = ops.relu(self.stem_norm(self.stem(x)))
         for inner, inner_norm, outer, outer_norm in zip(self.inner, self.inner_norms, self.outer, self.outer_norms):

@@ -39,6 +39,7 @@ from keras import ops
 
 from zoo.idf.layers import (
     ChannelPermutation,
+    ConvNet,
     IntegerCoupling,
     MixturePrior,
     SplitPrior,
@@ -171,6 +172,24 @@ class IntegerDiscreteFlow(keras.Model):
                 z = ops.concatenate([z, ys[level]], axis=-1)
             z = self.level_inverse(level, z)
         return ops.cast(ops.clip(z + 128.0, 0, 255), "uint8")
+
+    def set_mixed_precision(self, enabled):
+        """Run the hidden convolutions of every net (the couplings', the priors', the context nets') in
+        bfloat16 with float32 weights (`enabled`), or all in float32 (the default, and what the codec and
+        every published figure use). Each net's last convolution stays in float32, so translations and
+        prior parameters are float32 and the flow stays a bijection on integers either way. For training
+        (`zoo train --mixed-precision`): on CPUs with bfloat16 matrix units (AMX) a step is about a quarter
+        faster. Not part of the config; graphs traced before a change keep the precision they were traced in.
+
+        Example:
+            >>> flow.set_mixed_precision(True)    # train ...
+            >>> flow.set_mixed_precision(False)   # ... measure and code in float32
+        """
+        policy = "mixed_bfloat16" if enabled else "float32"
+        for net in self._flatten_layers():
+            if isinstance(net, ConvNet):
+                for conv in net.hidden_convolutions():
+                    conv.dtype_policy = policy
 
     def get_config(self):
         return {
