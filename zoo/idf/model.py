@@ -39,7 +39,6 @@ from keras import ops
 
 from zoo.idf.layers import (
     ChannelPermutation,
-    ConvNet,
     IntegerCoupling,
     MixturePrior,
     SplitPrior,
@@ -186,10 +185,11 @@ class IntegerDiscreteFlow(keras.Model):
             >>> flow.set_mixed_precision(False)   # ... measure and code in float32
         """
         policy = "mixed_bfloat16" if enabled else "float32"
-        for net in self._flatten_layers():
-            if isinstance(net, ConvNet):
-                for conv in net.hidden_convolutions():
-                    conv.dtype_policy = policy
+        nets = [coupling.net for coupling in self.couplings] + [prior.net for prior in self.split_priors]
+        nets += [prior.context_net for prior in (*self.split_priors, self.prior) if prior.context]
+        for net in nets:
+            for conv in net.hidden_convolutions():
+                conv.dtype_policy = policy
 
     def get_config(self):
         return {
