@@ -22,6 +22,41 @@ def test_the_recipe_uses_the_warmup_schedule():
     assert _rate(CIFAR10_RECIPE.optimizer(10_000), 1000) == pytest.approx(1e-3)
 
 
+def test_clipped_highlights_shift_each_channel_by_one_whole_number_and_clip_at_255():
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo.idf.recipes import clipped_highlights
+
+    tf.random.set_seed(0)
+    image = np.random.default_rng(0).integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    image[0, 0] = 0
+    shifts = set()
+    for _ in range(40):
+        out = clipped_highlights(tf.constant(image)).numpy()
+        assert out.dtype == np.uint8 and out.shape == image.shape
+        for c in range(3):
+            shift = int(out[0, 0, c])  # the pixel at 0 shows the channel's shift
+            assert 0 <= shift <= 64
+            np.testing.assert_array_equal(out[..., c], np.minimum(image[..., c].astype(int) + shift, 255))
+            shifts.add(shift)
+    assert 0 in shifts and len(shifts) > 10  # about half the crops untouched, the others spread
+
+
+def test_the_photo_recipe_clips_highlights_and_the_gray_one_does_not():
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo.idf.recipes import GRAY_RECIPE, PHOTO_RECIPE
+
+    tf.random.set_seed(1)
+    bright = tf.fill((8, 8, 3), tf.constant(230, tf.uint8))
+    rgb = [PHOTO_RECIPE.augment(bright, 0)[0].numpy() for _ in range(20)]
+    gray = [GRAY_RECIPE.augment(bright[..., :1], 0)[0].numpy() for _ in range(20)]
+    assert any((image == 255).any() for image in rgb)
+    assert all((image == 230).all() for image in gray)
+
+
 @pytest.mark.parametrize("levels", [3, 5])
 def test_photo_models_start_from_every_layer_they_share_with_idf_cifar10(levels):
     import keras
