@@ -32,6 +32,11 @@ def brightened(image, shift):
     return np.minimum(image.astype(np.int32) + np.array(shift), 255).astype(np.uint8)
 
 
+def clipped_share(photos, shift):
+    """The share of `photos`' pixels with a channel at 255 once brightened by `shift`."""
+    return np.mean([(brightened(photo, shift) == 255).any(-1).mean() for photo in photos])
+
+
 def ideal_bits_per_dim(flow, images):
     """The flow's -log2 P per dimension over `images` (each weighted by its size)."""
     return sum(float(flow(image[None])[0]) * image.size for image in images) / sum(image.size for image in images)
@@ -48,8 +53,7 @@ def main(argv=None):
     recipe = registry.spec("idf-photos").recipe
     files = data.photo_files(recipe.collection, recipe.validation_split)
     photos = [image for image, _ in data.photo_images(files, recipe.mode, recipe.validation_multiple).as_numpy_iterator()]
-    columns = [f"validation +{r}/+{g}/+{b} ({100 * np.mean([(brightened(p, (r, g, b)) == 255).any(-1).mean() for p in photos]):.1f}% clipped)"
-               for r, g, b in SHIFTS]
+    columns = [f"validation +{r}/+{g}/+{b} ({100 * clipped_share(photos, (r, g, b)):.1f}% clipped)" for r, g, b in SHIFTS]
     columns += [f"flat {colour}, 256x256" for colour in FLAT]
     rows = []
     for text in args.checkpoints:
