@@ -47,9 +47,9 @@ def clipped_highlights(image, probability=0.5, max_shift=64):
     in [0, `max_shift`] per channel and clipped at 255: the blown-out highlights of an overexposed sky or
     lamp, where a camera leaves one or two channels at exactly 255 and the others still vary.
 
-    The training photographs have few such regions (0.8% of their pixels reach 255 in a channel) and Kodak
-    many (kodim20's sky: red and green at 255 over 40% of the picture); a flow that never saw them codes
-    the constant channels as if they were as noisy as the varying one. The shift keeps every other value's
+    The training photographs have few such regions and Kodak many (half of kodim20's pixels have a channel
+    at 255, its sky red and green); a flow that never saw them codes the constant channels as if they were
+    as noisy as the varying one (`benchmarks/idf_highlights.py`). The shift keeps every other value's
     differences (noise, edges) as they were.
 
     Example:
