@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compression import CLASSIC  # noqa: E402
+from compression import CLASSIC, _each  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 from zoo import data  # noqa: E402
@@ -30,12 +30,9 @@ from zoo.idf import Codec  # noqa: E402
 CLASSICAL = ("WebP lossless (method 6)", "JPEG 2000 (reversible)", "JPEG XL lossless (effort 9)")
 
 
-def coded_bits_per_dim(encode, decode, image):
+def coded_bits_per_dim(name, encode, decode, image):
     """File bits per dimension of `image` under (`encode`, `decode`), the decode checked bit-exact."""
-    stream = encode(image)
-    if not np.array_equal(np.asarray(decode(stream)).reshape(image.shape), image):
-        raise SystemExit("a stream did not decode bit-exactly")
-    return 8 * len(stream) / image.size
+    return _each(name, encode, decode, [image])[0]
 
 
 def main(argv=None):
@@ -56,9 +53,9 @@ def main(argv=None):
     for _, image in tqdm(photos, desc="Kodak", unit="photo"):
         clipped.append((image == 255).any(-1).mean())
         for name in CLASSICAL:
-            columns[name].append(coded_bits_per_dim(*CLASSIC[name], image))
+            columns[name].append(coded_bits_per_dim(name, *CLASSIC[name], image))
         for name, codec in codecs.items():
-            columns[name].append(coded_bits_per_dim(codec.compress, codec.decompress, image))
+            columns[name].append(coded_bits_per_dim(name, codec.compress, codec.decompress, image))
 
     first = next(iter(codecs))
     header = ["photograph", "pixels with a channel at 255", *columns, f"{first} - WebP"]
