@@ -504,3 +504,49 @@ def test_mixed_precision_trains_in_bfloat16_and_validates_in_float32(isolated, t
 def test_mixed_precision_needs_a_model_that_has_one(tmp_path):
     with pytest.raises(ValueError, match="no mixed precision"):
         training.train(TINY, epochs=1, workdir=tmp_path, publish=False, mixed_precision=True)
+
+
+def test_sibling_runs_average_into_weights_that_finish_and_chain_every_command(isolated, tmp_path, monkeypatch):
+    published = []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, **kw: published.append((command, run)))
+    base = tmp_path / "base"
+    training.train(TINY, epochs=1, steps_per_epoch=2, workdir=base, command="zoo train tiny --workdir base")
+    siblings = [tmp_path / "a", tmp_path / "b"]
+    for seed, workdir in zip((1, 2), siblings):
+        training.train(TINY, epochs=1, steps_per_epoch=2, workdir=workdir, seed=seed,
+                       from_weights=base / "best.weights.h5", command=f"zoo train tiny --seed {seed}")
+    runs = [json.loads((w / training.RUN_RECORD).read_text()) for w in siblings]
+    path = training.average_runs(TINY, siblings, tmp_path / "avg", "average a b")
+    models = []
+    for workdir in siblings:
+        models.append(TINY.builder())
+        models[-1].load_weights(workdir / "best.weights.h5")
+    averaged = TINY.builder()
+    averaged.load_weights(path)
+    for ours, a, b in zip(averaged.get_weights(), models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(ours, (a + b) / 2, rtol=1e-6)
+    training.train(TINY, epochs=0, workdir=tmp_path / "finish", from_weights=path, command="zoo train tiny --epochs 0")
+    command, run = published[-1]
+    assert command == ("zoo train tiny --workdir base && zoo train tiny --seed 1 && zoo train tiny --seed 2 && "
+                       "average a b && zoo train tiny --epochs 0")
+    base_run = json.loads((base / training.RUN_RECORD).read_text())
+    assert run["total_epochs"] == base_run["epochs"] + 2  # the budget counts every sibling
+    assert run["total_wall_clock_s"] == pytest.approx(base_run["wall_clock_s"] + sum(r["wall_clock_s"] for r in runs), abs=0.2)
+
+
+def test_averaging_refuses_runs_that_are_not_finished_siblings(isolated, tmp_path):
+    with pytest.raises(ValueError, match="at least two"):
+        training.average_runs(TINY, [tmp_path / "a"], tmp_path / "avg", "x")
+    with pytest.raises(FileNotFoundError, match="not a finished run"):
+        training.average_runs(TINY, [tmp_path / "a", tmp_path / "b"], tmp_path / "avg", "x")
+    for name, chain in (("a", ["first"]), ("b", ["other"])):
+        workdir = tmp_path / name
+        training.train(TINY, epochs=1, steps_per_epoch=2, workdir=workdir, publish=False)
+        TINY.builder().save_weights(workdir / "best.weights.h5")
+        (workdir / training.RUN_RECORD).write_text(json.dumps({"epochs": 1, "wall_clock_s": 1.0}))
+        runs = [{"command": c, "monitor": None, "epochs": None} for c in (*chain, name)]
+        (workdir / training.TRAINING_LOG).write_text(json.dumps({"runs": runs}))
+    with pytest.raises(ValueError, match="only siblings average"):
+        training.average_runs(TINY, [tmp_path / "a", tmp_path / "b"], tmp_path / "avg", "x")
