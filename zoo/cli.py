@@ -163,7 +163,8 @@ def _parser():
                    "momentum per step (e.g. 0.999) instead of the weights themselves (default: the recipe's)")
     p.add_argument("--mixed-precision", action="store_true",
                    help="train in the model's mixed precision (IDF: hidden convolutions in bfloat16, about a quarter "
-                   "faster on CPUs with AMX); validation, the finish step and every measurement stay in float32")
+                   "faster on CPUs with AMX); validation, the finish step and every measurement stay in float32. "
+                   "Experimental: three of four long idf-photos runs in it became NaN (see docs/idf.md)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
                    "values read as JSON where they parse); recorded in the published config and command")
