@@ -453,6 +453,24 @@ def test_a_run_whose_loss_turns_nan_stops_there_and_publishes_nothing(isolated, 
     assert manifest.entry(TINY.name) is None  # nothing published
 
 
+def test_a_diverged_run_s_best_epoch_continues_with_its_command_and_budget_in_the_chain(isolated, tmp_path, monkeypatch):
+    from zoo.errors import TrainingDivergedError
+
+    published = []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, **kw: published.append((command, run)))
+    with pytest.raises(TrainingDivergedError):
+        training.train(TINY, epochs=4, workdir=tmp_path / "run", callbacks=[_PoisonAt(epoch=1, batch=2)],
+                       command="zoo train tiny --epochs 4")
+    record = json.loads((tmp_path / "run" / training.RUN_RECORD).read_text())
+    assert record["diverged_at"] == [2, 3] and record["epochs"] == 2 and record["best_epoch"] == 1
+    training.train(TINY, epochs=0, workdir=tmp_path / "finish", from_weights=tmp_path / "run" / "best.weights.h5",
+                   command="zoo train tiny --from-weights run/best.weights.h5 --epochs 0")
+    command, run = published[-1]
+    assert command == "zoo train tiny --epochs 4 && zoo train tiny --from-weights run/best.weights.h5 --epochs 0"
+
+
 def test_a_nan_first_epoch_keeps_no_weights(tmp_path):
     from zoo.errors import TrainingDivergedError
 

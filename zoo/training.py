@@ -443,19 +443,16 @@ def train(
             shuffle=False,  # the pipeline shuffles, with the recipe's seed
             verbose=1 if sys.stdout.isatty() else 2,
         )
-    if guard.stopped_at:
+    if guard.stopped_at and not (is_chief and best.best_epoch):
         _diverged(guard.stopped_at, best, lr_scale)
     if not is_chief:
         return model, None
-    if epochs:
-        model.save_weights(workdir / "last.weights.h5")
-        best.restore(model)
-    if not publish:
-        return model, None
-    finished = None
-    if recipe.finish is not None:
-        finished = recipe.finish(model, recipe, data_dir)
-        model.save_weights(workdir / FINISHED_WEIGHTS)
+    if not guard.stopped_at:
+        if epochs:
+            model.save_weights(workdir / "last.weights.h5")
+            best.restore(model)
+        if not publish:
+            return model, None
     command = command or f"zoo train {spec.name}"
     log = {"runs": [*(_published_log(spec.name) if from_pretrained else earlier_runs),
                     {"command": command, "monitor": best.monitor, "epochs": best.state["epochs"]}]}
@@ -476,7 +473,6 @@ def train(
         **({"mixed_precision": True} if epochs and mixed_precision else {}),
         **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
-        **({"finished": finished} if finished else {}),
     }
     before = None  # the run that made the starting weights, for the budget of the whole chain
     if from_pretrained:
@@ -486,8 +482,16 @@ def train(
     if before is not None:
         run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
         run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
-    (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))  # for publishing this run later (scripts/seeds.py)
-    (workdir / TRAINING_LOG).write_text(json.dumps(log, indent=1))
+    if guard.stopped_at:  # what it trained is kept, so --from-weights on its best epoch chains this run
+        run.update(epochs=guard.stopped_at[0], diverged_at=list(guard.stopped_at))
+        if before is not None:
+            run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + run["epochs"]
+        _write_run_files(workdir, run, log)
+        _diverged(guard.stopped_at, best, lr_scale)
+    if recipe.finish is not None:
+        run["finished"] = recipe.finish(model, recipe, data_dir)
+        model.save_weights(workdir / FINISHED_WEIGHTS)
+    _write_run_files(workdir, run, log)
     metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
     with publishing():
         if beats_published(spec, metrics["validation"], data_dir=data_dir):
@@ -495,6 +499,13 @@ def train(
             publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"],
                                data_dir=data_dir, code=code, run=run, training_log=log)
     return model, metrics
+
+
+def _write_run_files(workdir, run, log):
+    """The run's record and training log in its workdir: for publishing it later (scripts/seeds.py) and for
+    chaining a run that continues its weights (`--from-weights`)."""
+    (workdir / RUN_RECORD).write_text(json.dumps(run, indent=1))
+    (workdir / TRAINING_LOG).write_text(json.dumps(log, indent=1))
 
 
 def _diverged(where, best, lr_scale):
