@@ -141,10 +141,11 @@ def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(m
     monkeypatch.setattr(training, "train", fake_train)
     monkeypatch.setattr(registry, "spec", lambda name: registry.ModelSpec(name, lambda **kw: kw, None))
     cli.main(["train", "snf-fc-mnist", "--set", "reconstruction_trains=inverse", "--set", "reconstruction_weight=0.5",
-              "--lr-scale", "0.1", "--from-weights", "runs/x/best.weights.h5", "--weight-average", "0.999"])
+              "--lr-scale", "0.1", "--from-weights", "runs/x/best.weights.h5", "--weight-average", "0.999",
+              "--clip-norm", "20"])
     assert seen["model"] == {"reconstruction_trains": "inverse", "reconstruction_weight": 0.5}
     assert seen["lr_scale"] == 0.1 and seen["from_weights"] == "runs/x/best.weights.h5"
-    assert seen["weight_average"] == 0.999
+    assert seen["weight_average"] == 0.999 and seen["clip_norm"] == 20
     assert cli.main(["train", "snf-fc-mnist", "--set", "oops"]) != 0  # one line, not a traceback
     assert cli.main(["train", "snf-fc-mnist", "--from-weights", "w.h5", "--from-pretrained"]) != 0
     assert cli.main(["train", "snf-fc-mnist", "--from-scratch", "--from-pretrained"]) != 0

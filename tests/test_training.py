@@ -308,6 +308,26 @@ def test_a_scaled_run_records_its_scale(isolated, tmp_path, monkeypatch):
     assert runs[0]["lr_scale"] == 0.5
 
 
+def test_clip_norm_bounds_every_step_and_is_recorded(isolated, tmp_path, monkeypatch):
+    runs = []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint", lambda model, spec, metrics, command, run, **kw: runs.append(run))
+
+    def step_norms(workdir, **kw):
+        trajectory = _Trajectory()
+        training.train(TINY, epochs=1, steps_per_epoch=3, workdir=workdir, callbacks=[trajectory], **kw)
+        weights = [trajectory.epoch_starts[0], *trajectory.steps]
+        return [np.sqrt(sum(np.sum((b - a) ** 2) for a, b in zip(w0, w1))) for w0, w1 in zip(weights, weights[1:])]
+
+    free = step_norms(tmp_path / "free")
+    clipped = step_norms(tmp_path / "clipped", clip_norm=1e-3)
+    assert min(free) > 1e-2
+    assert max(clipped) <= 0.1 * 1e-3 * (1 + 1e-4)  # SGD(0.1): a step moves the weights by the rate x the gradient
+    assert runs[-1]["clip_norm"] == 1e-3 and "clip_norm" not in runs[0]
+    with pytest.raises(ValueError, match="clip_norm must be positive"):
+        training.train(TINY, epochs=1, workdir=tmp_path / "bad", clip_norm=0)
+
+
 def test_the_finish_step_runs_on_the_best_weights_before_they_are_measured(isolated, tmp_path, monkeypatch):
     import dataclasses
 

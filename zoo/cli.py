@@ -165,6 +165,8 @@ def _parser():
                    help="train in the model's mixed precision (IDF: hidden convolutions in bfloat16, about a quarter "
                    "faster on CPUs with AMX); validation, the finish step and every measurement stay in float32. "
                    "Experimental: three of four long idf-photos runs in it became NaN (see docs/idf.md)")
+    p.add_argument("--clip-norm", type=float, metavar="NORM",
+                   help="scale each step's gradients down to this global norm where they exceed it (recorded in the run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
                    "values read as JSON where they parse); recorded in the published config and command")
@@ -313,6 +315,7 @@ def _train(args):
         seed=args.seed,
         lr_scale=args.lr_scale,
         weight_average=args.weight_average,
+        clip_norm=args.clip_norm,
         mixed_precision=args.mixed_precision,
     )
 

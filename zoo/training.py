@@ -333,6 +333,7 @@ def train(
     from_scratch=False,
     weight_average=None,
     mixed_precision=False,
+    clip_norm=None,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -363,13 +364,17 @@ def train(
     the recipe's) trains as usual but validates, keeps and publishes the
     exponential moving average of the weights (`AveragedWeights`). `mixed_precision` runs the training
     steps in the model's mixed precision (`MixedPrecisionTraining`; a model that has one); validation,
-    the finish step and every measurement stay in float32.
+    the finish step and every measurement stay in float32. `clip_norm` scales each step's gradients down to
+    that global norm where they exceed it (Keras's `global_clipnorm`), against the rare step that throws a
+    converged model off.
     """
     recipe = spec.recipe
     if recipe is None:
         raise ValueError(f"'{spec.name}' has no training recipe")
     if sum(map(bool, (from_pretrained, from_weights, from_scratch))) > 1:
         raise ValueError("start from the published checkpoint, a weights file or random weights, not two of them")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"clip_norm must be positive, not {clip_norm}")
     if epochs is not None and epochs < 0:
         raise ValueError(f"epochs must be 0 or more, not {epochs}")
     if epochs == 0 and not (from_pretrained or from_weights):
@@ -417,6 +422,8 @@ def train(
             raise ValueError(f"'{spec.name}' has no mixed precision to train in (its model has no set_mixed_precision)")
         if epochs:
             optimizer = scale_learning_rate(recipe.optimizer(epochs * steps_per_epoch), lr_scale)
+            if clip_norm:
+                optimizer = type(optimizer).from_config({**optimizer.get_config(), "global_clipnorm": clip_norm})
             if recipe.weight_average:
                 optimizer = averaging(optimizer, recipe.weight_average)
             fitted, loss = recipe.fit_target(model)
@@ -471,6 +478,7 @@ def train(
         **({"lr_scale": lr_scale} if lr_scale != 1 else {}),
         **({"weight_average": recipe.weight_average} if epochs and recipe.weight_average else {}),
         **({"mixed_precision": True} if epochs and mixed_precision else {}),
+        **({"clip_norm": clip_norm} if epochs and clip_norm else {}),
         **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
     }
