@@ -164,7 +164,7 @@ def _parser():
     p.add_argument("--mixed-precision", action="store_true",
                    help="train in the model's mixed precision (IDF: hidden convolutions in bfloat16, about a quarter "
                    "faster on CPUs with AMX); validation, the finish step and every measurement stay in float32. "
-                   "Experimental: three of four long idf-photos runs in it became NaN (see docs/idf.md)")
+                   "Three of four long idf-photos continuations in it became NaN, as did one of two in float32 (docs/idf.md)")
     p.add_argument("--clip-norm", type=float, metavar="NORM",
                    help="scale each step's gradients down to this global norm where they exceed it (recorded in the run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
