@@ -328,7 +328,9 @@ def test_clip_norm_bounds_every_step_and_is_recorded(isolated, tmp_path, monkeyp
         training.train(TINY, epochs=1, workdir=tmp_path / "bad", clip_norm=0)
 
 
-def test_the_finish_step_runs_on_the_best_weights_before_they_are_measured(isolated, tmp_path, monkeypatch):
+@pytest.mark.parametrize("helps", [True, False])
+def test_the_finish_step_runs_on_the_best_weights_and_is_kept_only_if_validation_improves(
+        isolated, tmp_path, monkeypatch, helps):
     import dataclasses
 
     seen, published = [], []
@@ -338,6 +340,11 @@ def test_the_finish_step_runs_on_the_best_weights_before_they_are_measured(isola
         model.set_weights([np.zeros_like(w) for w in model.get_weights()])
         return {"step": "zeroed"}
 
+    def evaluate(model, spec, **kw):  # the zeroed weights validate better or worse than the trained ones
+        zeroed = all(not w.any() for w in model.get_weights())
+        return {"accuracy": 0.5 + (0.25 if helps else -0.25) * zeroed, "loss": 1.0}
+
+    monkeypatch.setattr(training, "evaluate", evaluate)
     monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
     monkeypatch.setattr(training, "publish_checkpoint",
                         lambda model, spec, metrics, command, run, **kw: published.append((model.get_weights(), run)))
@@ -348,11 +355,14 @@ def test_the_finish_step_runs_on_the_best_weights_before_they_are_measured(isola
     for before, kept in zip(seen[0], best.get_weights()):
         np.testing.assert_array_equal(before, kept)  # the finish step saw the best epoch's weights
     weights, run = published[-1]
-    assert all(not w.any() for w in weights) and run["finished"] == {"step": "zeroed"}
-    finished = TINY.builder()
-    finished.load_weights(tmp_path / training.FINISHED_WEIGHTS)
-    assert all(not w.any() for w in finished.get_weights())
-    assert metrics["validation"] == training.evaluate(model, spec, split=spec.recipe.validation_split)
+    assert run["finished"] == {"step": "zeroed", "validation_before": 0.5, "validation_after": 0.5 + (0.25 if helps else -0.25),
+                               "kept": helps}
+    kept = TINY.builder()
+    kept.load_weights(tmp_path / training.FINISHED_WEIGHTS)
+    for ours, published_weights, best_weights in zip(kept.get_weights(), weights, best.get_weights()):
+        np.testing.assert_array_equal(ours, published_weights)
+        np.testing.assert_array_equal(ours, np.zeros_like(ours) if helps else best_weights)
+    assert metrics["validation"]["accuracy"] == (0.75 if helps else 0.5)
 
 
 def test_zero_epochs_finish_and_measure_existing_weights(isolated, tmp_path, monkeypatch):

@@ -496,17 +496,34 @@ def train(
             run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + run["epochs"]
         _write_run_files(workdir, run, log)
         _diverged(guard.stopped_at, best, lr_scale)
+    validation = evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split)
     if recipe.finish is not None:
-        run["finished"] = recipe.finish(model, recipe, data_dir)
+        run["finished"], validation = _finish_if_better(model, spec, validation, data_dir)
         model.save_weights(workdir / FINISHED_WEIGHTS)
     _write_run_files(workdir, run, log)
-    metrics = {"validation": evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split), "test": None}
+    metrics = {"validation": validation, "test": None}
     with publishing():
         if beats_published(spec, metrics["validation"], data_dir=data_dir):
             metrics["test"] = evaluate(model, spec, data_dir=data_dir)  # once, for the checkpoint it publishes
             publish_checkpoint(model, spec, metrics["test"], command, validation=metrics["validation"],
                                data_dir=data_dir, code=code, run=run, training_log=log)
     return model, metrics
+
+
+def _finish_if_better(model, spec, validation, data_dir=None):
+    """Run the recipe's finish step on `model` and keep it only if it improves the validation metric
+    (`validation`, the metrics before it); otherwise put the weights back. Returns (the step's record with
+    both validation values and whether it was kept, the validation metrics of the weights kept)."""
+    recipe = spec.recipe
+    weights = model.get_weights()
+    record = recipe.finish(model, recipe, data_dir) or {}
+    finished = evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split)
+    before, after = validation[recipe.metric], finished[recipe.metric]
+    kept = after > before if recipe.higher_is_better else after < before
+    if not kept:
+        model.set_weights(weights)
+    record = {**record, "validation_before": before, "validation_after": after, "kept": kept}
+    return record, finished if kept else validation
 
 
 def _write_run_files(workdir, run, log):
