@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from zoo import checkpoint, data, hub, manifest, paths
@@ -553,71 +552,6 @@ def _runs_before(weights):
         raise FileNotFoundError(f"no weights file at {weights}")
     log = weights.parent / TRAINING_LOG
     return json.loads(log.read_text())["runs"] if log.is_file() else []
-
-
-AVERAGED_WEIGHTS = "average.weights.h5"  # in an `average_runs` folder
-
-
-def average_runs(spec, workdirs, out, command):
-    """Average the best weights of finished sibling runs of `spec` (runs that continued the same weights, such
-    as two seeds of `--from-pretrained`) into `out`/average.weights.h5 and return its path.
-
-    Beside it go a training log whose runs are the siblings' common chain, each sibling's own run and
-    `command` (how the average was made), and a run record whose budget is the chain's plus every
-    sibling's, so that `train(spec, from_weights=that path, epochs=0)` finishes, measures and (if it beats
-    the published checkpoint on validation) publishes the average with every command that made it.
-    Integer weights (orders, counts) must agree across the runs; floats are averaged.
-
-    Example:
-        >>> average_runs(registry.spec("idf-photos"), ["runs/a", "runs/b"], "runs/a+b",
-        ...              "python scripts/average_runs.py idf-photos runs/a runs/b --out runs/a+b")
-        PosixPath('runs/a+b/average.weights.h5')
-    """
-    workdirs = [Path(w) for w in workdirs]
-    if len(workdirs) < 2:
-        raise ValueError(f"averaging needs at least two runs, got {len(workdirs)}")
-    for workdir in workdirs:
-        missing = [f for f in ("best.weights.h5", RUN_RECORD, TRAINING_LOG) if not (workdir / f).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{workdir} is not a finished run: it has no {', '.join(missing)}")
-    logs = [json.loads((w / TRAINING_LOG).read_text())["runs"] for w in workdirs]
-    records = [json.loads((w / RUN_RECORD).read_text()) for w in workdirs]
-    common = logs[0][:-1]
-    for workdir, log in zip(workdirs[1:], logs[1:]):
-        if log[:-1] != common:
-            raise ValueError(f"{workdir} did not continue the same runs as {workdirs[0]}: only siblings average")
-    weights = []
-    for workdir in workdirs:
-        model = spec.builder()
-        model.load_weights(workdir / "best.weights.h5")
-        weights.append(model.get_weights())
-    averaged = []
-    for i, values in enumerate(zip(*weights)):
-        if np.issubdtype(values[0].dtype, np.floating):
-            averaged.append(np.mean(values, axis=0).astype(values[0].dtype))
-        elif all(np.array_equal(values[0], v) for v in values[1:]):
-            averaged.append(values[0])
-        else:
-            raise ValueError(f"weight {i} ({values[0].dtype}) differs between the runs; integers are not averaged")
-    model.set_weights(averaged)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_weights(out / AVERAGED_WEIGHTS)
-    epochs = sum(r["epochs"] for r in records)
-    wall_clock = sum(r["wall_clock_s"] for r in records)
-    first = records[0]
-    record = {
-        "epochs": 0,
-        "averaged": [{"workdir": str(w), "seed": r.get("seed"), "epochs": r["epochs"],
-                      "best_epoch": r.get("best_epoch")} for w, r in zip(workdirs, records)],
-        "total_epochs": first.get("total_epochs", first["epochs"]) - first["epochs"] + epochs,
-        "total_wall_clock_s": round(first.get("total_wall_clock_s", first["wall_clock_s"]) - first["wall_clock_s"]
-                                    + wall_clock, 1),
-    }
-    (out / RUN_RECORD).write_text(json.dumps(record, indent=1))
-    log = {"runs": [*common, *(log[-1] for log in logs), {"command": command, "monitor": None, "epochs": None}]}
-    (out / TRAINING_LOG).write_text(json.dumps(log, indent=1))
-    return out / AVERAGED_WEIGHTS
 
 
 def _record_before(weights):
