@@ -357,7 +357,8 @@ def train(
     `from_scratch` starts from random weights, skipping the recipe's initializer
     (which starts some models from another's weights): for a variant whose layers
     the initializer would not fit. With `publish`, the recipe's `finish` step, where
-    it has one, runs on the best weights before they are measured. `epochs=0` trains nothing:
+    it has one, runs on the best weights before they are measured, and is kept only if it improves the
+    validation metric. `epochs=0` trains nothing:
     it finishes and measures (and may publish) the published checkpoint or a
     weights file as they are. `weight_average` (a momentum such as 0.999, default
     the recipe's) trains as usual but validates, keeps and publishes the
