@@ -25,8 +25,9 @@ from results_file import markdown_table, write_results  # noqa: E402
 GROUPS = ((0.0, 2.5), (2.5, 3.5), (3.5, 4.5), (4.5, 99.0))  # float32 bits/dim of a crop
 
 
-def per_crop_bits(model, name, batches, batch_size, seed):
-    """(float32 bits/dim, mixed-precision bits/dim) of each of `batches` x `batch_size` training crops."""
+def per_crop_bits(weights, name, batches, batch_size, seed):
+    """(float32 bits/dim, mixed-precision bits/dim) of each of `batches` x `batch_size` training crops of model
+    `name`, with its published weights or the weights file `weights`."""
     import keras
     import tensorflow as tf
 
@@ -36,9 +37,9 @@ def per_crop_bits(model, name, batches, batch_size, seed):
     recipe = registry.spec(name).recipe
     keras.utils.set_random_seed(seed)
     full, mixed = zoo.load(name), zoo.load(name)
-    if model:
-        full.load_weights(model)
-        mixed.load_weights(model)
+    if weights:
+        full.load_weights(weights)
+        mixed.load_weights(weights)
     mixed.set_mixed_precision(True)
     run_full, run_mixed = tf.function(full.__call__), tf.function(mixed.__call__)
     crops = recipe.pipeline(recipe.train_split, batch_size, training=True).take(batches)

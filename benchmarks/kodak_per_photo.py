@@ -30,11 +30,6 @@ from zoo.idf import Codec  # noqa: E402
 CLASSICAL = ("WebP lossless (method 6)", "JPEG 2000 (reversible)", "JPEG XL lossless (effort 9)")
 
 
-def coded_bits_per_dim(name, encode, decode, image):
-    """File bits per dimension of `image` under (`encode`, `decode`), the decode checked bit-exact."""
-    return _each(name, encode, decode, [image])[0]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=WEIGHTS",
@@ -53,9 +48,9 @@ def main(argv=None):
     for _, image in tqdm(photos, desc="Kodak", unit="photo"):
         clipped.append((image == 255).any(-1).mean())
         for name in CLASSICAL:
-            columns[name].append(coded_bits_per_dim(name, *CLASSIC[name], image))
+            columns[name].append(_each(name, *CLASSIC[name], [image])[0])  # bits/dim, decode checked
         for name, codec in codecs.items():
-            columns[name].append(coded_bits_per_dim(name, codec.compress, codec.decompress, image))
+            columns[name].append(_each(name, codec.compress, codec.decompress, [image])[0])
 
     first = next(iter(codecs))
     header = ["photograph", "pixels with a channel at 255", *columns, f"{first} - WebP"]

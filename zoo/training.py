@@ -467,8 +467,10 @@ def train(
         command = f"{started_from['commands']['train']} && {command}"
     elif earlier_runs:
         command = " && ".join([*(r["command"] for r in earlier_runs), command])
+    trained = guard.stopped_at[0] if guard.stopped_at else epochs  # a stopped run trained into its last epoch
     run = {
-        "epochs": epochs,
+        "epochs": trained,
+        **({"diverged_at": list(guard.stopped_at)} if guard.stopped_at else {}),
         "best_epoch": best.best_epoch,
         "steps_per_epoch": steps_per_epoch,
         "batch_size": global_batch,
@@ -488,12 +490,9 @@ def train(
     elif from_weights:
         before = _record_before(from_weights)
     if before is not None:
-        run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + epochs
+        run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + trained
         run["total_wall_clock_s"] = round(before.get("total_wall_clock_s", before.get("wall_clock_s", 0)) + best.wall_clock_s, 1)
     if guard.stopped_at:  # what it trained is kept, so --from-weights on its best epoch chains this run
-        run.update(epochs=guard.stopped_at[0], diverged_at=list(guard.stopped_at))
-        if before is not None:
-            run["total_epochs"] = before.get("total_epochs", before.get("epochs", 0)) + run["epochs"]
         _write_run_files(workdir, run, log)
         _diverged(guard.stopped_at, best, lr_scale)
     validation = evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split)
