@@ -11,7 +11,7 @@ Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/idf_highlights.py \\
         "published=hub/zoo-models/idf-photos/model.weights.h5" "clipped crops=runs/idf-photos-clip-b16o/best.weights.h5"
 
-Writes results/idf_highlights.md.
+Writes results/idf_highlights.md (`--results NAME`: results/NAME.md).
 """
 
 import argparse
@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from results_file import markdown_table, write_results  # noqa: E402
 
-SHIFTS = ((0, 0, 0), (16, 16, 0), (32, 32, 8), (48, 48, 16))
+SHIFTS = ((0, 0, 0), (16, 16, 0), (32, 32, 8), (48, 48, 16), (128, 128, 0))  # the last: a whole sky, as kodim20's
 FLAT = ((255, 255, 200), (128, 128, 128))
 
 
@@ -46,6 +46,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoints", nargs="+", metavar="LABEL=WEIGHTS",
                         help="a weights file of idf-photos (a run's best.weights.h5 or a published model.weights.h5)")
+    parser.add_argument("--results", default="idf_highlights", help="the results file's name (default %(default)s)")
     args = parser.parse_args(argv)
     import zoo
     from zoo import data, registry
@@ -68,7 +69,7 @@ def main(argv=None):
         print(rows[-1], flush=True)
     table = markdown_table(["checkpoint", *columns], rows)
     print(table)
-    write_results("idf_highlights", "idf-photos on clipped highlights: ideal bits/dim", table,
+    write_results(args.results, "idf-photos on clipped highlights: ideal bits/dim", table,
                   notes="+R/+G/+B: added to red, green and blue before clipping at 255; clipped: the share of the "
                         "validation photographs' pixels with a channel at 255.")
 
