@@ -160,7 +160,8 @@ def train(args):
         if total is None and len(losses) == 3:  # the first call compiles; the next two are timed
             timed = (time.time() - began) / args.chunk
             left = args.minutes * 60 - (time.time() - start) - args.reserve
-            total = max(int(left / timed) // args.steps_per_epoch, 1) * args.steps_per_epoch
+            total = max(int(left / timed), done, 1) // args.steps_per_epoch * args.steps_per_epoch
+            total = max(total, -(-done // args.steps_per_epoch) * args.steps_per_epoch)
             log.update(seconds_per_step=round(timed, 5), total_steps=total)
             print(f"{timed * 1e3:.1f} ms a step: {total} steps ({total // args.steps_per_epoch} epochs)", flush=True)
         if total is not None and done % args.steps_per_epoch == 0:
@@ -171,11 +172,10 @@ def train(args):
             print(f"epoch {epoch}/{total // args.steps_per_epoch}  loss {mean:.5f}  lr {lr:.2e}  "
                   f"{time.time() - start:.0f} s", flush=True)
             losses = []
-            for fraction in args.save_at:
-                at = round(fraction * total / args.steps_per_epoch)
-                if epoch >= at and fraction not in saves:
-                    saves.add(fraction)
-                    save(model, opt, state, out / f"epoch{epoch:04d}.weights.h5")
+            due = {f for f in args.save_at if epoch >= round(f * total / args.steps_per_epoch)} - saves
+            if due:
+                saves |= due
+                save(model, opt, state, out / f"epoch{epoch:04d}.weights.h5")
             (out / "log.json").write_text(json.dumps(log, indent=1))
     (out / "log.json").write_text(json.dumps(log, indent=1))
 
