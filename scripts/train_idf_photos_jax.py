@@ -140,7 +140,7 @@ def train(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = {"checkpoint": str(args.checkpoint), "weights": args.weights, "photographs": len(files),
-           "backend": keras.backend.backend(), "devices": [str(d) for d in jax.devices()], "args": vars(args),
+           "backend": keras.backend.backend(), "devices": [f"{d} ({d.device_kind})" for d in jax.devices()], "args": vars(args),
            "chunks": []}
     total = args.epochs * args.steps_per_epoch if args.epochs else None
     done, losses, saves, timed = 0, [], set(), None
@@ -178,6 +178,49 @@ def train(args):
                 save(model, opt, state, out / f"epoch{epoch:04d}.weights.h5")
             (out / "log.json").write_text(json.dumps(log, indent=1))
     (out / "log.json").write_text(json.dumps(log, indent=1))
+    write_run_files(out, log, args.photos)
+
+
+def write_run_files(out, log, photos):
+    """The harness's run record and training log (`run.json`, `training_log.json`) beside the saved weights,
+    so that `zoo train NAME --from-weights out/epochNNNN.weights.h5 --epochs 0` measures and publishes one
+    with this run, and the chain before it, in its command and its epoch and time totals. The command is
+    recorded with the run's length in `--epochs` (the schedule a `--minutes` run took) and `photos`."""
+    import hashlib
+
+    args = log["args"]
+    epochs = log["chunks"][-1]["epoch"] if log["chunks"] else 0
+    start = Path(args["weights"] or Path(args["checkpoint"]) / "model.weights.h5")
+    options = {"--weights": args["weights"], "--photos": photos, "--out": str(out), "--epochs": epochs,
+               **{f"--{k.replace('_', '-')}": args[k] for k in ("steps_per_epoch", "batch_size", "crop", "peak_lr",
+                                                                "lr_scale", "clip_norm", "weight_average", "seed")}}
+    command = "KERAS_BACKEND=jax python scripts/train_idf_photos_jax.py " + " ".join(
+        [args["checkpoint"], *(f"{k} {v}" for k, v in options.items() if v is not None)])
+    earlier = Path(args["checkpoint"]) / "training_log.json"
+    runs = json.loads(earlier.read_text())["runs"] if earlier.is_file() and not args["weights"] else []
+    epoch_log = [{"epoch": c["epoch"], "seconds": c["seconds"], "loss": c["loss"]} for c in log["chunks"]]
+    (out / "training_log.json").write_text(json.dumps(
+        {"runs": [*runs, {"command": command, "monitor": None, "epochs": epoch_log}]}, indent=1))
+    before = published_training(args["checkpoint"]) if not args["weights"] else {}
+    seconds = log["chunks"][-1]["seconds"] if log["chunks"] else 0
+    run = {"epochs": epochs, "steps_per_epoch": args["steps_per_epoch"], "batch_size": args["batch_size"],
+           "wall_clock_s": seconds, "device": ", ".join(log["devices"]), "backend": log["backend"],
+           "seed": args["seed"], "lr_scale": args["lr_scale"], "weight_average": args["weight_average"],
+           "clip_norm": args["clip_norm"],
+           "initialized_from": {"weights": str(start), "weights_sha256": hashlib.sha256(start.read_bytes()).hexdigest()},
+           "total_epochs": before.get("total_epochs", 0) + epochs,
+           "total_wall_clock_s": round(before.get("total_wall_clock_s", 0) + seconds, 1)}
+    (out / "run.json").write_text(json.dumps(run, indent=1))
+
+
+def published_training(checkpoint):
+    """The manifest's `training` record of the published checkpoint folder `checkpoint` ({} if none)."""
+    root = Path(__file__).resolve().parents[1]
+    folder = Path(checkpoint).resolve()
+    if not (root / "weights_manifest.json").is_file():
+        return {}
+    models = json.loads((root / "weights_manifest.json").read_text())["models"]
+    return next((e.get("training", {}) for name, e in models.items() if folder == root / "hub" / e["repo_id"]), {})
 
 
 def save(model, opt, state, path):
@@ -200,7 +243,7 @@ def main(argv=None):
     parser.add_argument("checkpoint", help="a checkpoint folder: config.json and model.weights.h5")
     parser.add_argument("--weights", help="start from these weights instead of the folder's")
     parser.add_argument("--photos", required=True, help="the photo collection (photos/train)")
-    parser.add_argument("--out", required=True, help="folder for the saved weight averages and log.json")
+    parser.add_argument("--out", help="folder for the saved weight averages and log.json")
     parser.add_argument("--epochs", type=int, help="epochs of --steps-per-epoch steps; default: as many as "
                         "fit in --minutes, from the speed of the first calls")
     parser.add_argument("--minutes", type=float, default=10.0, help="wall clock for the whole run, without --epochs")
@@ -216,7 +259,14 @@ def main(argv=None):
     parser.add_argument("--chunk", type=int, default=32, help="steps per jitted call (divides --steps-per-epoch)")
     parser.add_argument("--save-at", type=float, nargs="+", default=[0.5, 0.75, 0.9, 1.0],
                         help="fractions of the run after which the weight average is saved")
+    parser.add_argument("--records", metavar="LOG",
+                        help="only write run.json and training_log.json beside a finished run's log.json")
     args = parser.parse_args(argv)
+    if args.records:
+        log = Path(args.records)
+        return write_run_files(log.parent, json.loads(log.read_text()), args.photos)
+    if not args.out:
+        parser.error("--out is required")
     if args.steps_per_epoch % args.chunk:
         parser.error("--chunk must divide --steps-per-epoch")
     train(args)
