@@ -222,6 +222,20 @@ def test_far_tails_are_finite():
     assert np.isfinite(float(logp[0]))
 
 
+def test_a_mean_millions_of_bins_away_still_gives_a_finite_bin():
+    # float32 cannot tell k - 1/2 - mean from k + 1/2 - mean there: the bin's width must not come from them
+    logp = discretized_logistic_logp(ops.convert_to_tensor([-23.0, 71.0]), ops.convert_to_tensor([-1.3e7, 1.4e7]), -7.0)
+    assert np.all(np.isfinite(ops.convert_to_numpy(logp)))
+
+
+def test_photo_flows_give_finite_bits_on_uniform_noise():
+    import zoo
+
+    noise = np.random.default_rng(0).integers(0, 256, (1, 64, 96, 3)).astype("uint8")
+    bits = float(np.asarray(zoo.load("idf-photos")(noise))[0])
+    assert np.isfinite(bits) and bits > 8.0  # noise costs more than its raw 8 bits under any model
+
+
 def test_agrees_with_tfp_quantized_logistic():
     x = RNG.integers(-300, 300, (1000,)).astype("float32")
     mean = RNG.normal(0, 100, (1000,)).astype("float32")

@@ -6,7 +6,9 @@ A value k has the probability mass of a logistic between k - 1/2 and k + 1/2:
 
 computed as  log sigmoid(b) + log sigmoid(-a) + log(1 - exp(a - b)),  an identity
 that never subtracts two nearly equal numbers, so a bin's log-probability is
-finite however far it lies in a tail.
+finite however far it lies in a tail; b - a is taken as what it is, 1 / scale,
+not as the difference, which float32 loses when the mean is millions of bins
+away (a context net's mean on noise).
 
 Example:
     >>> from keras import ops
@@ -25,7 +27,7 @@ def discretized_logistic_logp(x, mean, log_scale):
     inv_scale = ops.exp(-log_scale)
     a = (x - 0.5 - mean) * inv_scale
     b = (x + 0.5 - mean) * inv_scale
-    return ops.log_sigmoid(b) + ops.log_sigmoid(-a) + _log1mexp(b - a)
+    return ops.log_sigmoid(b) + ops.log_sigmoid(-a) + _log1mexp(inv_scale)
 
 
 def mixture_discretized_logistic_logp(x, means, log_scales, logits):
