@@ -1,4 +1,4 @@
-"""Continue training a photo IDF (`idf-photos`, `idf-gray`) on an accelerator, with Keras's JAX backend.
+"""Continue training `idf-photos` on an accelerator, with Keras's JAX backend.
 
 The recipe of `zoo train NAME --from-pretrained` (random crops of the training part of `photos/train`,
 left-right flips and clipped highlights, Adam with the warm-up-cosine schedule, `--lr-scale`,
@@ -108,7 +108,7 @@ def learning_rate(step, total, peak, warmup=1000):
 def train(args):
     start = time.time()
     model = load_flow(args.checkpoint, args.weights)
-    mode = "L" if model.image_shape[-1] == 1 else "RGB"
+    mode = "L" if model.image_shape[-1] == 1 else "RGB"  # a gray flow trains on luma, with idf-photos' augmentation
     files, images = training_photos(args.photos, mode)
     sample = crop_sampler(images, args.crop)
     # the rate is a variable of the optimizer's state, set before every call, so the run's length can be
