@@ -186,7 +186,7 @@ def write_run_files(out, log, photos):
     so that `zoo train NAME --from-weights out/epochNNNN.weights.h5 --epochs 0` measures and publishes one
     with this run, and the chain before it, in its command and its epoch and time totals. The command is
     recorded with the run's length in `--epochs` (the schedule a `--minutes` run took) and `photos`."""
-    import hashlib
+    from zoo import manifest
 
     args = log["args"]
     epochs = log["chunks"][-1]["epoch"] if log["chunks"] else 0
@@ -207,7 +207,7 @@ def write_run_files(out, log, photos):
            "wall_clock_s": seconds, "device": ", ".join(log["devices"]), "backend": log["backend"],
            "seed": args["seed"], "lr_scale": args["lr_scale"], "weight_average": args["weight_average"],
            "clip_norm": args["clip_norm"],
-           "initialized_from": {"weights": str(start), "weights_sha256": hashlib.sha256(start.read_bytes()).hexdigest()},
+           "initialized_from": {"weights": str(start), "weights_sha256": manifest.sha256(start)},
            "total_epochs": before.get("total_epochs", 0) + epochs,
            "total_wall_clock_s": round(before.get("total_wall_clock_s", 0) + seconds, 1)}
     (out / "run.json").write_text(json.dumps(run, indent=1))
@@ -215,12 +215,11 @@ def write_run_files(out, log, photos):
 
 def published_training(checkpoint):
     """The manifest's `training` record of the published checkpoint folder `checkpoint` ({} if none)."""
-    root = Path(__file__).resolve().parents[1]
+    from zoo import manifest, paths
+
     folder = Path(checkpoint).resolve()
-    if not (root / "weights_manifest.json").is_file():
-        return {}
-    models = json.loads((root / "weights_manifest.json").read_text())["models"]
-    return next((e.get("training", {}) for name, e in models.items() if folder == root / "hub" / e["repo_id"]), {})
+    entries = manifest.read().values()
+    return next((e.get("training", {}) for e in entries if folder == (paths.LOCAL_HUB / e["repo_id"]).resolve()), {})
 
 
 def save(model, opt, state, path):

@@ -24,17 +24,18 @@ sys.path.insert(0, str(ROOT))
 def measure(name, files, data_dir=None):
     """{epoch: the recipe's validation metric} of each weights file of registered model `name`."""
     import zoo
-    from zoo import checkpoint, registry, training
+    from zoo import checkpoint, hub, registry, training
 
     zoo.register_all()
     spec = registry.spec(name)
-    config = ROOT / "hub" / "zoo-models" / name / "config.json"
+    model = checkpoint.load(hub.fetch(name).files["config.json"], files[0])
     out = {}
     for path in files:
-        model = checkpoint.load(config, path)
-        out[_epoch(path)] = training.evaluate(model, spec, data_dir=data_dir, split=spec.recipe.validation_split)[
+        model.load_weights(path)
+        epoch = _epoch(path)
+        out[epoch] = training.evaluate(model, spec, data_dir=data_dir, split=spec.recipe.validation_split)[
             spec.recipe.metric]
-        print(f"{path}: {out[_epoch(path)]:.6f}", flush=True)
+        print(f"{path}: {out[epoch]:.6f}", flush=True)
     return spec.recipe, out
 
 
@@ -66,8 +67,13 @@ def main(argv=None):
             for epoch, value in sorted(metrics.items())]
     table = markdown_table(["epoch", f"val_{recipe.metric}", "training loss (that epoch)", "seconds"], rows)
     print(table)
+    run = ""
+    if log.get("seconds_per_step"):
+        run = (f" The run: {', '.join(log['devices'])}, {log['backend']} backend, {log['seconds_per_step'] * 1e3:.1f} ms "
+               f"a step after {losses[min(losses)]['seconds']:.0f} s to its first epoch (reading the photographs, "
+               f"compiling).")
     write_results(args.results, args.title, table, notes=f"The weights saved in `{args.workdir.as_posix()}`, each "
-                  f"measured on `{args.name}`'s validation split; training loss and seconds from its log.json.")
+                  f"measured on `{args.name}`'s validation split; training loss and seconds from its log.json.{run}")
 
 
 if __name__ == "__main__":
