@@ -64,7 +64,9 @@ def _each(name, encode, decode, images):
 
 NOTES = ("bits/dim = file bytes x 8 / ({dims}); every decode checked bit-exact. An IDF codec's Mpx/s are timed "
          "after its first call (the first photograph coded and decoded once, untimed there; that call's seconds, "
-         "mostly tracing the compiled graphs, are the last column); loading the model is not timed.")
+         "mostly tracing the compiled graphs, are the last column); loading the model is not timed. An IDF "
+         "model's default precision is bfloat16 for photo models on CPUs with bfloat16 matrix units (`Codec`); "
+         "where it is, the float32 row beside it codes the same photographs in float32.")
 
 
 def _first_call(codec, image):
@@ -80,7 +82,12 @@ def _first_call(codec, image):
 def kodak(models, candidates=(), results="compression_kodak"):
     """The Kodak tables, colour and gray: every classical codec, every IDF model in `models` and every
     (name, weights file) in `candidates`; written to results/`results`.md and `results`_gray.md."""
-    codecs = [(f"zoo, `{model}`", Codec.for_model(model)) for model in models]
+    codecs = []
+    for model in models:  # its default precision, and float32 beside a bfloat16 default
+        default = Codec.for_model(model)
+        codecs.append((f"zoo, `{model}`" + (", bfloat16 (default)" if default.precision == "bfloat16" else ""), default))
+        if default.precision == "bfloat16":
+            codecs.append((f"zoo, `{model}`, float32", Codec.for_model(model, "float32")))
     codecs += [(f"zoo, `{name}` with `{weights}`", Codec.for_weights(name, weights)) for name, weights in candidates]
     tables = {}
     for mode, label in (("RGB", "kodak"), ("L", "kodak_gray")):

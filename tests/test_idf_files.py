@@ -13,7 +13,7 @@ RNG = np.random.default_rng(0)
 @pytest.fixture(autouse=True)
 def small_codec(monkeypatch):
     codec = Codec(IntegerDiscreteFlow(width=8, flows_per_level=1, mixtures=2), "idf-cifar10")
-    monkeypatch.setattr(Codec, "for_model", classmethod(lambda cls, name: codec))
+    monkeypatch.setattr(Codec, "for_model", classmethod(lambda cls, name, precision="auto": codec))
     return codec
 
 
@@ -80,11 +80,11 @@ def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
     real = files.compress
     calls = []
 
-    def flaky(pixels, model):
+    def flaky(pixels, model, precision):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(pixels, model=model)
+        return real(pixels, model=model, precision=precision)
 
     monkeypatch.setattr(files, "compress", flaky)
     with pytest.raises(KeyboardInterrupt):

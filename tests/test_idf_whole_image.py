@@ -104,7 +104,7 @@ def test_by_default_every_fitting_published_model_is_tried_and_the_shortest_stre
     assert codec_module.candidates(3, 768 * 512) == ["idf-photos"] and codec_module.candidates(1) == ["idf-gray"]
     codecs = {"flow-a": Codec(_flow(3, seed=6), "flow-a"), "flow-b": Codec(_flow(3, seed=7), "flow-b")}
     monkeypatch.setattr(codec_module, "candidates", lambda channels, pixels: list(codecs))
-    monkeypatch.setattr(codec_module, "_codec", lambda name: codecs[name])
+    monkeypatch.setattr(codec_module, "_codec", lambda name, precision="auto": codecs[name])
     image = _photo((24, 32, 3), seed=8)
     lengths = {name: len(c.compress(image)) for name, c in codecs.items()}
     data = compress(image)
@@ -120,7 +120,7 @@ def test_the_default_candidates_match_the_channels_then_the_size(monkeypatch):
 
     shapes = {"tiles-rgb": ((32, 32, 3), False), "photo-rgb": ((64, 64, 3), True), "photo-gray": ((64, 64, 1), True)}
     monkeypatch.setattr(zoo, "list_models", lambda pattern, pretrained: list(shapes))
-    monkeypatch.setattr(codec_module, "_codec", lambda name: SimpleNamespace(
+    monkeypatch.setattr(codec_module, "_codec", lambda name, precision="auto": SimpleNamespace(
         flow=SimpleNamespace(image_shape=shapes[name][0], fully_convolutional=shapes[name][1])))
     photo = codec_module.PHOTO_PIXELS
     assert codec_module.candidates(3, 32 * 32) == ["tiles-rgb", "photo-rgb"]

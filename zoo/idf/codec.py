@@ -69,19 +69,20 @@ class CodecError(ZooError):
     """A stream that cannot be decoded to the exact pixels it was made from."""
 
 
-def compress(images, model=None):
+def compress(images, model=None, precision="auto"):
     """Losslessly code uint8 `images` ((H, W, C) or (N, H, W, C), C = 1 or 3) as bytes.
 
     `model`: None (default) codes with each published IDF model that fits the images (see
     `candidates`) and keeps the shortest stream; a registered model's name forces that model; an
     `IntegerDiscreteFlow` of your own (say, fine-tuned on your images) codes with it. The stream
     records the model's name and a hash of its weights; `decompress` finds a registered model by that
-    name, and needs your own flow back.
+    name, and needs your own flow back. `precision`: the networks' arithmetic, "auto", "float32" or
+    "bfloat16" (see `Codec`); the stream records it.
     """
     if model is not None:
-        return _codec(model).compress(images)
+        return _codec(model, precision).compress(images)
     shape = np.asarray(images).shape
-    streams = [_codec(name).compress(images) for name in candidates(shape[-1], shape[-3] * shape[-2])]
+    streams = [_codec(name, precision).compress(images) for name in candidates(shape[-1], shape[-3] * shape[-2])]
     return min(streams, key=len)
 
 
@@ -133,10 +134,11 @@ def decompress(data, max_pixels=MAX_PIXELS, model=None):
 _own_codecs = {}  # (id of a user's flow, its weights tag) -> Codec
 
 
-def _codec(model):
-    """The codec of a registered model's name or of an `IntegerDiscreteFlow` instance."""
+def _codec(model, precision="auto"):
+    """The codec of a registered model's name or of an `IntegerDiscreteFlow` instance, in `precision` (a stream
+    of the other precision is decoded by the codec's sibling)."""
     if isinstance(model, str):
-        return Codec.for_model(model)
+        return Codec.for_model(model, precision)
     from zoo.idf.model import IntegerDiscreteFlow
 
     if not isinstance(model, IntegerDiscreteFlow):
@@ -145,7 +147,8 @@ def _codec(model):
     if key not in _own_codecs:
         _own_codecs.clear()  # one user flow at a time: its tables and compiled functions
         _own_codecs[key] = Codec(model, _NAME_CHARS.sub("-", model.name.lower())[:32])
-    return _own_codecs[key]
+    codec = _own_codecs[key]
+    return codec if precision == "auto" else codec._sibling(precision)
 
 
 def _weights_tag(flow):
@@ -156,16 +159,33 @@ def _weights_tag(flow):
     return digest.digest()[:4]
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
 class Codec:
     """Codes images with one `IntegerDiscreteFlow`; `name` is what streams record to find it again.
 
     `scale_offsets=False` codes without the split priors' scale offsets per block (`scale_offsets`), to
-    measure what they save; the stream records the choice, so any codec of the flow decodes it."""
+    measure what they save; the stream records the choice, so any codec of the flow decodes it.
 
-    def __init__(self, flow, name, scale_offsets=True):
+    `precision`: the arithmetic of the flow's networks. "float32"; "bfloat16": every convolution multiplies
+    in bfloat16 and sums in float32, hidden layers rounded to bfloat16, the couplings' translations refined
+    to about float32 (`IntegerDiscreteFlow.set_mixed_precision(True, heads=True)`): faster on CPUs with
+    bfloat16 matrix units (AMX), at a small cost in bits (`benchmarks/idf_codec_precision.py`); "auto" (the
+    default): "bfloat16" for a fully convolutional flow (photographs) where the CPU has such units, else
+    "float32". Either way the code is exact: encoder and decoder run the same arithmetic. The stream
+    records the precision, so any codec of the flow decodes it (a bfloat16 stream slowly where the CPU
+    lacks the units)."""
+
+    def __init__(self, flow, name, scale_offsets=True, precision="auto"):
         _name_number(name)  # refuse a name the header cannot record before coding anything
-        self.flow, self.name, self.scale_offsets = flow, name, scale_offsets
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "auto":
+            precision = "bfloat16" if flow.fully_convolutional and bfloat16_units() else "float32"
+        self.flow, self.name, self.scale_offsets, self.precision = flow, name, scale_offsets, precision
         self.tag = _weights_tag(flow)
+        self._siblings = {precision: self}  # precision -> codec of the same flow, for streams of the other
         means, log_scales, logits = (ops.convert_to_numpy(p) for p in flow.prior.params())
         k = means.shape[-1]
         self._prior_low, counts = tables.mixture_tables(
@@ -177,9 +197,17 @@ class Codec:
         self._logistic_models, self._logistic_counts = {}, {}  # table key -> Categorical / counts, built on first use
         self._bank_low = np.zeros(tables.SCALE_LEVELS * tables.FRACTIONS, np.int64)
         self._bank_width = np.zeros_like(self._bank_low)
-        self._compile()
+        self._compile(_bfloat16_copy(flow) if precision == "bfloat16" else flow)
 
-    def _compile(self):
+    def _sibling(self, precision):
+        """The codec of the same flow, name and offsets in `precision` (built once; this one if it is in it)."""
+        if precision not in self._siblings:
+            sibling = Codec(self.flow, self.name, self.scale_offsets, precision)
+            sibling._siblings = self._siblings
+            self._siblings[precision] = sibling
+        return self._siblings[precision]
+
+    def _compile(self, flow):
         """Graph versions of the flow's pieces, each traced once for any batch size.
 
         Encoder and decoder call the very same functions on the very same chunks,
@@ -189,7 +217,6 @@ class Codec:
         """
         import tensorflow as tf
 
-        flow = self.flow
         h, w, c = (None, None, flow.image_shape[-1]) if flow.fully_convolutional else flow.image_shape
         half = lambda side, level: None if side is None else side >> (level + 1)  # noqa: E731
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
@@ -235,9 +262,15 @@ class Codec:
         return side(h), side(w), flow.image_shape[-1]
 
     @classmethod
+    def for_model(cls, name, precision="auto"):
+        """The codec of a registered IDF model with its pretrained weights, in `precision` (cached: `candidates`
+        needs every one)."""
+        codec = cls._published(name)
+        return codec if precision == "auto" else codec._sibling(precision)
+
+    @classmethod
     @functools.lru_cache(maxsize=None)
-    def for_model(cls, name):
-        """The codec of a registered IDF model with its pretrained weights (cached: `candidates` needs every one)."""
+    def _published(cls, name):
         import zoo
         from zoo.idf.model import IntegerDiscreteFlow
 
@@ -247,14 +280,14 @@ class Codec:
         return cls(flow, name)
 
     @classmethod
-    def for_weights(cls, name, weights):
+    def for_weights(cls, name, weights, precision="auto"):
         """The codec of registered model `name` with the weights file `weights` (a run's, say) instead of its
         published ones; streams record `name` and these weights' tag."""
         import zoo
 
         flow = zoo.load(name)
         flow.load_weights(weights)
-        return cls(flow, name)
+        return cls(flow, name, precision=precision)
 
     # -- compress ---------------------------------------------------------------------------
 
@@ -279,7 +312,7 @@ class Codec:
             body = np.packbits(stored_images).tobytes() + images[stored_images].tobytes() + body
         stored = len(body) >= images.size
         header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored,
-                         offsets=self.scale_offsets)
+                         offsets=self.scale_offsets, bfloat16=self.precision == "bfloat16")
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
@@ -417,6 +450,8 @@ class Codec:
                 f"stream was made with other weights of '{self.name}' (tag {header.tag.hex()}, "
                 f"these are {self.tag.hex()}); decode it with the zoo version that made it"
             )
+        if header.precision != self.precision:
+            return self._sibling(header.precision).decompress(data, max_pixels)
         payload = data[header.size + 4 :]
         n = max(header.n, 1)
         shape = (n, header.h, header.w, header.c)
@@ -557,6 +592,27 @@ def _chunk(tile_shape):
     return max(1, CHUNK_PIXELS // (tile_shape[0] * tile_shape[1]))
 
 
+@functools.lru_cache(maxsize=None)
+def bfloat16_units():
+    """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16, as Linux reports them): where it
+    does not, bfloat16 convolutions are emulated, slower than float32."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def _bfloat16_copy(flow):
+    """A copy of `flow` (same config and weights) that runs its networks in bfloat16 (`Codec(precision=...)`),
+    so the caller's flow keeps its own precision."""
+    copy = type(flow).from_config(flow.get_config())
+    copy.set_weights(flow.get_weights())
+    copy.set_mixed_precision(True, heads=True)
+    return copy
+
+
 def _categorical(counts):
     return constriction.stream.model.Categorical(counts.astype(np.float64), perfect=False)
 
@@ -653,21 +709,24 @@ class _Header:
     """The stream's header, 22 bytes for one 32x32 RGB image; n = 0 records that a single (H, W, C) image was given.
 
         magic "Z" | version | model name (base-40 digits, varint) | 4-byte weights tag
-        | flags (RGB, stored, batch, mixed, no offsets) | H, W (varints) | N (varint, batches only)
+        | flags (RGB, stored, batch, mixed, no offsets, bfloat16) | H, W (varints) | N (varint, batches only)
 
     "stored": the body is the raw pixels; "mixed" (a batch only): some images are stored, the rest coded;
-    "no offsets": the split priors were coded without their scale offsets per block (`Codec(scale_offsets=False)`).
+    "no offsets": the split priors were coded without their scale offsets per block (`Codec(scale_offsets=False)`);
+    "bfloat16": the flow's networks ran in bfloat16 (`Codec(precision="bfloat16")`).
     """
 
-    RGB, STORED, BATCH, MIXED, NO_OFFSETS = 1, 2, 4, 8, 16  # flag bits
+    RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16 = 1, 2, 4, 8, 16, 32  # flag bits
 
-    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True):
+    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, bfloat16=False):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
         self.stored, self.mixed, self.size, self.offsets = stored, mixed, size, offsets
+        self.precision = "bfloat16" if bfloat16 else "float32"
 
     def pack(self):
         flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
         flags |= (self.MIXED if self.mixed else 0) | (0 if self.offsets else self.NO_OFFSETS)
+        flags |= self.BFLOAT16 if self.precision == "bfloat16" else 0
         shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
         return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
@@ -691,11 +750,11 @@ class _Header:
         except (IndexError, UnicodeDecodeError):
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         mixed = bool(flags & cls.MIXED)
-        if flags >= 32 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4 \
+        if flags >= 64 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4 \
                 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,
-                   offsets=not flags & cls.NO_OFFSETS)
+                   offsets=not flags & cls.NO_OFFSETS, bfloat16=bool(flags & cls.BFLOAT16))
 
     def check_size(self, max_pixels):
         pixels = max(self.n, 1) * self.h * self.w

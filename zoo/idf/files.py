@@ -23,13 +23,14 @@ from zoo.idf.codec import compress, decompress
 SUFFIX = ".idf"
 
 
-def compress_paths(inputs, output, model=None):
-    """Code every PNG in `inputs` (files or folders); returns a summary dict."""
+def compress_paths(inputs, output, model=None, precision="auto"):
+    """Code every PNG in `inputs` (files or folders) with `model` in `precision` (see `codec.compress`); returns a
+    summary dict."""
     jobs = _plan(inputs, output, ".png", SUFFIX)
     png_bytes = coded_bytes = dims = 0
     for source, target in tqdm(jobs, desc="compress", unit="img", disable=len(jobs) < 2):
         pixels = read_png(source)
-        data = compress(pixels, model=model)
+        data = compress(pixels, model=model, precision=precision)
         paths.write_atomically(target, data)
         png_bytes += source.stat().st_size
         coded_bytes += len(data)

@@ -172,24 +172,32 @@ class IntegerDiscreteFlow(keras.Model):
             z = self.level_inverse(level, z)
         return ops.cast(ops.clip(z + 128.0, 0, 255), "uint8")
 
-    def set_mixed_precision(self, enabled):
+    def set_mixed_precision(self, enabled, heads=False):
         """Run the hidden convolutions of every net (the couplings', the priors', the context nets') in
-        bfloat16 with float32 weights (`enabled`), or all in float32 (the default, and what the codec and
-        every published figure use). Each net's last convolution stays in float32, so translations and
+        bfloat16 with float32 weights (`enabled`), or all in float32 (the default, and what every published
+        figure but the bfloat16 codec's uses). Each net's last convolution stays in float32, so translations and
         prior parameters are float32 and the flow stays a bijection on integers either way. For training
         (`zoo train --mixed-precision`): on CPUs with bfloat16 matrix units (AMX) a step is about a quarter
-        faster. Not part of the config; graphs traced before a change keep the precision they were traced in.
+        faster. `heads=True` (what `Codec(precision="bfloat16")` runs, outside training only) also
+        multiplies each last convolution in bfloat16 (`layers.bfloat16_conv`): the couplings' refined to
+        about float32 (their translations are rounded to integers, so an 8-bit one would move many), the
+        priors' and context nets' to 8 bits (their means and scales only pick entropy tables). Not part
+        of the config; graphs traced before a change keep the precision they were traced in.
 
         Example:
             >>> flow.set_mixed_precision(True)    # train ...
             >>> flow.set_mixed_precision(False)   # ... measure and code in float32
         """
+        if heads and not enabled:
+            raise ValueError("heads=True needs enabled=True: the heads take the hidden layers' bfloat16")
         policy = "mixed_bfloat16" if enabled else "float32"
-        nets = [coupling.net for coupling in self.couplings] + [prior.net for prior in self.split_priors]
-        nets += [prior.context_net for prior in (*self.split_priors, self.prior) if prior.context]
-        for net in nets:
+        couplings = [coupling.net for coupling in self.couplings]
+        priors = [prior.net for prior in self.split_priors]
+        priors += [prior.context_net for prior in (*self.split_priors, self.prior) if prior.context]
+        for net in couplings + priors:
             for conv in net.hidden_convolutions():
                 conv.dtype_policy = policy
+            net.bfloat16_head = ("refined" if net in couplings else "rounded") if heads else None
 
     def get_config(self):
         return {

@@ -1,0 +1,102 @@
+"""The codec in bfloat16 (`Codec(precision="bfloat16")`): the refined bfloat16 convolution's precision, exact
+round trips, the stream recording its precision, and the caller's flow left as it was."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from zoo.idf import Codec, layers
+from zoo.idf import codec as codec_module
+from zoo.idf.codec import _Header
+from test_idf_whole_image import _flow, _photo
+
+RNG = np.random.default_rng(0)
+
+
+def _rounded(a):
+    """a rounded to bfloat16, as float32."""
+    return ops.convert_to_numpy(ops.cast(ops.cast(a, "bfloat16"), "float32"))
+
+
+@pytest.mark.parametrize("cout", [3, 12])
+def test_refined_bfloat16_conv_matches_float32_of_the_rounded_operands(cout):
+    conv = keras.layers.Conv2D(cout, 3, padding="same", bias_initializer="random_normal")
+    x = _rounded(np.maximum(RNG.normal(size=(2, 24, 20, 64)), 0.0).astype("float32"))
+    conv.build(x.shape)
+    conv.kernel.assign(RNG.normal(scale=0.2, size=conv.kernel.shape).astype("float32"))
+    exact = ops.convert_to_numpy(ops.conv(x, _rounded(conv.kernel), padding="same") + conv.bias)
+    refined = ops.convert_to_numpy(layers.bfloat16_conv(conv, x))
+    rounded = ops.convert_to_numpy(layers.bfloat16_conv(conv, x, refine=False))
+    scale = np.abs(exact).max()
+    # one bfloat16 rounding of the result: up to 2**-9 of it; refined, two: about 2**-17
+    assert np.abs(rounded - exact).max() > 2.0**-12 * scale
+    assert np.abs(refined - exact).max() < 2.0**-15 * scale
+    assert refined.dtype == np.float32
+
+
+def test_bfloat16_conv_refuses_strided_convolutions():
+    with pytest.raises(ValueError, match="stride-1"):
+        layers.bfloat16_conv(keras.layers.Conv2D(3, 3, strides=2, padding="same"), np.zeros((1, 8, 8, 4), "float32"))
+
+
+def test_heads_need_mixed_precision():
+    with pytest.raises(ValueError, match="heads=True needs enabled=True"):
+        _flow().set_mixed_precision(False, heads=True)
+
+
+@pytest.fixture(scope="module")
+def flow():
+    return _flow(3, seed=3)
+
+
+@pytest.fixture(scope="module")
+def codecs(flow):
+    return {p: Codec(flow, "test-bf16", precision=p) for p in ("float32", "bfloat16")}
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (17, 9, 3), (1, 300, 3), (2, 36, 52, 3)])
+def test_bfloat16_streams_round_trip_bit_exactly_and_say_so(codecs, shape):
+    image = _photo(shape, seed=5)
+    data = codecs["bfloat16"].compress(image)
+    assert _Header.parse(data).precision == "bfloat16"
+    np.testing.assert_array_equal(codecs["bfloat16"].decompress(data), image)
+    np.testing.assert_array_equal(codecs["float32"].decompress(data), image)  # the stream picks the arithmetic
+    other = codecs["float32"].compress(image)
+    assert _Header.parse(other).precision == "float32"
+    np.testing.assert_array_equal(codecs["bfloat16"].decompress(other), image)
+
+
+def test_the_two_precisions_code_differently_at_about_the_same_cost(codecs):
+    image = _photo((64, 48, 3), seed=6)
+    sizes = {p: len(c.compress(image)) for p, c in codecs.items()}
+    assert codecs["bfloat16"].compress(image) != codecs["float32"].compress(image)
+    assert abs(sizes["bfloat16"] - sizes["float32"]) < 0.02 * sizes["float32"]
+
+
+def test_the_codec_leaves_the_callers_flow_in_float32(flow, codecs):
+    assert all(not net.bfloat16_head for net in [c.net for c in flow.couplings])
+    assert all(conv.compute_dtype == "float32" for c in flow.couplings for conv in c.net.hidden_convolutions())
+
+
+def test_auto_is_bfloat16_for_fully_convolutional_flows_where_the_cpu_has_the_units(flow, monkeypatch):
+    tile_flow = _flow(3, seed=3)
+    tile_flow.fully_convolutional = False  # only what `auto` reads
+    for units, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(codec_module, "bfloat16_units", lambda: units)
+        assert Codec(flow, "test-auto").precision == expected
+        assert Codec(tile_flow, "test-auto").precision == "float32"
+
+
+def test_an_unknown_precision_is_refused(flow):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Codec(flow, "test-bf16", precision="float16")
+
+
+def test_a_header_with_unknown_flags_is_refused(codecs):
+    data = bytearray(codecs["float32"].compress(_photo((8, 8, 3))))
+    header = _Header.parse(bytes(data))
+    flags_at = header.size - 3  # flags, then H and W as one-byte varints
+    data[flags_at] |= 64
+    with pytest.raises(codec_module.CodecError, match="invalid header"):
+        _Header.parse(bytes(data))
