@@ -1,5 +1,6 @@
 """Where an IDF model wins and loses on Kodak: bits/dim per photograph for WebP lossless, JPEG 2000 and
-JPEG XL beside `idf-photos` (and any `--candidate` weights), with the share of each photograph's pixels
+JPEG XL beside `idf-photos` in its default precision (and in float32 beside a bfloat16 default, and any
+`--candidate` weights), with the share of each photograph's pixels
 that have a channel at 255 (blown-out highlights).
 
 Every stream is decoded and checked bit-exact. The Kodak photographs are the test split: this reports a
@@ -35,7 +36,10 @@ def main(argv=None):
     parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=WEIGHTS",
                         help="also code with idf-photos loaded with WEIGHTS, in a column named LABEL (repeatable)")
     args = parser.parse_args(argv)
-    codecs = {"`idf-photos`": Codec.for_model("idf-photos")}
+    default = Codec.for_model("idf-photos")
+    codecs = {f"`idf-photos`, {default.precision}": default}
+    if default.precision != "float32":  # the default's cost, photograph by photograph
+        codecs["`idf-photos`, float32"] = Codec.for_model("idf-photos", "float32")
     for text in args.candidate:
         label, _, weights = text.rpartition("=")
         if not label or not Path(weights).is_file():
