@@ -1,6 +1,9 @@
 """The codec in bfloat16 (`Codec(precision="bfloat16")`): the refined bfloat16 convolution's precision, exact
 round trips, the stream recording its precision, and the caller's flow left as it was."""
 
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -100,3 +103,26 @@ def test_a_header_with_unknown_flags_is_refused(codecs):
     data[flags_at] |= 64
     with pytest.raises(codec_module.CodecError, match="invalid header"):
         _Header.parse(bytes(data))
+
+
+_DECODE_ONE_THREAD = """
+import sys, numpy as np, tensorflow as tf
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+from zoo.idf import decompress
+for path in sys.argv[1:]:
+    np.save(path + ".npy", decompress(open(path, "rb").read()))
+"""
+
+
+def test_published_streams_decode_the_same_on_one_thread(tmp_path):
+    """A stream made with this machine's threads decodes bit-exactly with one (as on a smaller machine), in both
+    precisions: the convolutions' sums must not depend on how the work is split."""
+    image = _photo((96, 128, 3), seed=7)
+    paths = []
+    for precision in ("float32", "bfloat16"):
+        paths.append(tmp_path / f"{precision}.idf")
+        paths[-1].write_bytes(Codec.for_model("idf-photos", precision).compress(image))
+    subprocess.run([sys.executable, "-c", _DECODE_ONE_THREAD, *map(str, paths)], check=True, timeout=300)
+    for path in paths:
+        np.testing.assert_array_equal(np.load(str(path) + ".npy"), image)
