@@ -79,15 +79,20 @@ def _first_call(codec, image):
     return f"{middle - start:.2f} / {time.perf_counter() - middle:.2f}"
 
 
+def precisions(model):
+    """[registered IDF `model`'s default codec, then its float32 one where the default is bfloat16]."""
+    default = Codec.for_model(model)
+    return [default] + ([Codec.for_model(model, "float32")] if default.precision != "float32" else [])
+
+
 def kodak(models, candidates=(), results="compression_kodak"):
     """The Kodak tables, colour and gray: every classical codec, every IDF model in `models` and every
     (name, weights file) in `candidates`; written to results/`results`.md and `results`_gray.md."""
     codecs = []
-    for model in models:  # its default precision, and float32 beside a bfloat16 default
-        default = Codec.for_model(model)
+    for model in models:
+        default, *others = precisions(model)
         codecs.append((f"zoo, `{model}`" + (", bfloat16 (default)" if default.precision == "bfloat16" else ""), default))
-        if default.precision == "bfloat16":
-            codecs.append((f"zoo, `{model}`, float32", Codec.for_model(model, "float32")))
+        codecs += [(f"zoo, `{model}`, {codec.precision}", codec) for codec in others]
     codecs += [(f"zoo, `{name}` with `{weights}`", Codec.for_weights(name, weights)) for name, weights in candidates]
     tables = {}
     for mode, label in (("RGB", "kodak"), ("L", "kodak_gray")):

@@ -2,8 +2,9 @@
 (every tenth of `photos/train`, never trained on): bits/dim of the coded streams and encode / decode speed,
 so the default precision is chosen on validation, not on Kodak.
 
-Each photograph is coded alone; every decode is checked bit-exact. Both codecs code each photograph once
-untimed first (tracing, tables), then the timed passes alternate between them, so a machine's drift
+Each photograph is coded alone (all encoded, then all decoded: `compression._each`); every decode is checked
+bit-exact. Both codecs code every photograph once untimed first (tracing, tables), then the timed passes
+alternate between them, so a machine's drift
 reaches both alike. `--repeats` timed passes; the table gives their median.
 
 Usage:
@@ -15,13 +16,12 @@ Writes results/idf_codec_precision.md.
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
+from compression import _each  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 from zoo import data  # noqa: E402
@@ -31,37 +31,22 @@ from zoo.idf.codec import bfloat16_units  # noqa: E402
 PRECISIONS = ("float32", "bfloat16")
 
 
-def timed_pass(codec, photos):
-    """(bits/dim, encode seconds, decode seconds) of coding every photograph alone, each decode checked."""
-    bits = encode_s = decode_s = 0.0
-    for photo in photos:
-        start = time.perf_counter()
-        stream = codec.compress(photo)
-        middle = time.perf_counter()
-        decoded = codec.decompress(stream)
-        encode_s, decode_s = encode_s + middle - start, decode_s + time.perf_counter() - middle
-        if not np.array_equal(decoded, photo):
-            raise SystemExit(f"{codec.precision} did not decode bit-exactly")
-        bits += 8 * len(stream)
-    return bits / sum(photo.size for photo in photos), encode_s, decode_s
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a registered fully convolutional IDF model")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per precision")
     parser.add_argument("--results", default="idf_codec_precision", help="results file name")
     args = parser.parse_args(argv)
-    names = {f.name for f in data.photo_files("train", "validation")}
-    photos = [image for name, image in data.photos("train") if name in names]
+    files = data.photo_files("train", "validation")
+    photos = [image for image, _ in data.photo_images(files).as_numpy_iterator()]
     megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
     codecs = {p: Codec.for_model(args.model, p) for p in PRECISIONS}
-    for codec in tqdm(codecs.values(), desc="untimed first pass"):
-        timed_pass(codec, photos)
+    for precision, codec in tqdm(codecs.items(), desc="untimed first pass"):
+        _each(precision, codec.compress, codec.decompress, photos)
     passes = {p: [] for p in PRECISIONS}
     for _ in tqdm(range(args.repeats), desc="timed passes"):
-        for precision, codec in codecs.items():
-            passes[precision].append(timed_pass(codec, photos))
+        for precision, codec in codecs.items():  # (bits/dim, encode s, decode s), every decode checked
+            passes[precision].append(_each(precision, codec.compress, codec.decompress, photos))
     rows = []
     for precision, runs in passes.items():
         bits = runs[0][0]

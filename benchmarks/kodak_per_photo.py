@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compression import CLASSIC, _each  # noqa: E402
+from compression import CLASSIC, _each, precisions  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 from zoo import data  # noqa: E402
@@ -36,10 +36,7 @@ def main(argv=None):
     parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=WEIGHTS",
                         help="also code with idf-photos loaded with WEIGHTS, in a column named LABEL (repeatable)")
     args = parser.parse_args(argv)
-    default = Codec.for_model("idf-photos")
-    codecs = {f"`idf-photos`, {default.precision}": default}
-    if default.precision != "float32":  # the default's cost, photograph by photograph
-        codecs["`idf-photos`, float32"] = Codec.for_model("idf-photos", "float32")
+    codecs = {f"`idf-photos`, {codec.precision}": codec for codec in precisions("idf-photos")}
     for text in args.candidate:
         label, _, weights = text.rpartition("=")
         if not label or not Path(weights).is_file():

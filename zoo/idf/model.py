@@ -194,10 +194,11 @@ class IntegerDiscreteFlow(keras.Model):
         couplings = [coupling.net for coupling in self.couplings]
         priors = [prior.net for prior in self.split_priors]
         priors += [prior.context_net for prior in (*self.split_priors, self.prior) if prior.context]
-        for net in couplings + priors:
-            for conv in net.hidden_convolutions():
-                conv.dtype_policy = policy
-            net.bfloat16_head = ("refined" if net in couplings else "rounded") if heads else None
+        for nets, head in ((couplings, "refined"), (priors, "rounded")):
+            for net in nets:
+                for conv in net.hidden_convolutions():
+                    conv.dtype_policy = policy
+                net.bfloat16_head = head if heads else None
 
     def get_config(self):
         return {
