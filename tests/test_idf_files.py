@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from zoo import cli
+from zoo.errors import ZooError
 from zoo.idf import Codec, IntegerDiscreteFlow, files
 
 RNG = np.random.default_rng(0)
@@ -88,9 +89,57 @@ def test_a_failure_leaves_no_partial_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(files, "compress", flaky)
     with pytest.raises(KeyboardInterrupt):
-        files.compress_paths([tmp_path / "in"], tmp_path / "out")
+        files.compress_paths([tmp_path / "in"], tmp_path / "out", jobs=1)
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["1.idf"]  # complete; no temporary or half-written second file
+
+
+def test_several_files_at_a_time_give_the_same_bytes(tmp_path):
+    originals = {f"{i}.png": _png(tmp_path / "in" / f"{i}.png", mode, size)
+                 for i, (mode, size) in enumerate([("RGB", (32, 32)), ("L", (17, 45)), ("RGB", (9, 40)),
+                                                   ("RGB", (32, 32)), ("L", (1, 70))])}
+    one = files.compress_paths([tmp_path / "in"], tmp_path / "one", jobs=1)
+    three = files.compress_paths([tmp_path / "in"], tmp_path / "three", jobs=3)
+    assert one == three
+    for name in originals:
+        coded = name.replace(".png", ".idf")
+        assert (tmp_path / "three" / coded).read_bytes() == (tmp_path / "one" / coded).read_bytes()
+    assert files.decompress_paths([tmp_path / "three"], tmp_path / "out", jobs=2) == {"images": 5}
+    for name, pixels in originals.items():
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / name)), pixels)
+
+
+def test_an_error_with_several_at_a_time_stops_the_rest_and_is_raised(tmp_path, monkeypatch):
+    for i in range(6):
+        _png(tmp_path / "in" / f"{i}.png", "RGBA" if i == 1 else "RGB", (8, 8))
+    started = []
+    real = files.read_png
+    monkeypatch.setattr(files, "read_png", lambda path: started.append(path.name) or real(path))
+    with pytest.raises(ZooError, match="RGBA is not supported"):
+        files.compress_paths([tmp_path / "in"], tmp_path / "out", jobs=2)
+    assert len(started) < 6  # the pairs after the error did not start
+    for coded in (tmp_path / "out").iterdir():  # what was written is complete: no temporaries, and each decodes
+        assert coded.suffix == ".idf"
+        files.decompress_paths([coded], tmp_path / "restored" / coded.with_suffix(".png").name)
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
+def test_jobs_must_be_a_whole_number_of_at_least_one(tmp_path, jobs):
+    _png(tmp_path / "a.png", "RGB", (8, 8))
+    with pytest.raises(ZooError, match="jobs must be a whole number"):
+        files.compress_paths([tmp_path / "a.png"], tmp_path / "a.idf", jobs=jobs)
+    assert not (tmp_path / "a.idf").exists()
+
+
+def test_cli_jobs(tmp_path, capsys):
+    _png(tmp_path / "in" / "a.png", "RGB", (8, 8))
+    _png(tmp_path / "in" / "b.png", "L", (8, 8))
+    assert cli.main(["compress", str(tmp_path / "in"), "-o", str(tmp_path / "coded"), "--jobs", "1"]) == 0
+    assert cli.main(["decompress", str(tmp_path / "coded"), "-o", str(tmp_path / "out"), "--jobs", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    capsys.readouterr()
+    assert cli.main(["compress", str(tmp_path / "in"), "-o", str(tmp_path / "x"), "--jobs", "0"]) == 1
+    assert "jobs must be a whole number of at least 1, got 0" in capsys.readouterr().err
 
 
 def test_missing_input(tmp_path, capsys):

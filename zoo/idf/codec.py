@@ -39,6 +39,7 @@ import hashlib
 import math
 import re
 import struct
+import threading
 import zlib
 
 import constriction
@@ -132,6 +133,9 @@ def decompress(data, max_pixels=MAX_PIXELS, model=None):
 
 
 _own_codecs = {}  # (id of a user's flow, its weights tag) -> Codec
+# Codecs may code in several threads at once (`files`: a folder, several files at a time); what they build
+# and cache on first use (codecs, siblings, entropy tables) is built under this lock, once.
+_building = threading.RLock()
 
 
 def _codec(model, precision="auto"):
@@ -144,10 +148,11 @@ def _codec(model, precision="auto"):
     if not isinstance(model, IntegerDiscreteFlow):
         raise CodecError(f"model must be a registered IDF name or an IntegerDiscreteFlow, got {type(model).__name__}")
     key = (id(model), _weights_tag(model))
-    if key not in _own_codecs:
-        _own_codecs.clear()  # one user flow at a time: its tables and compiled functions
-        _own_codecs[key] = Codec(model, _NAME_CHARS.sub("-", model.name.lower())[:32])
-    codec = _own_codecs[key]
+    with _building:
+        if key not in _own_codecs:
+            _own_codecs.clear()  # one user flow at a time: its tables and compiled functions
+            _own_codecs[key] = Codec(model, _NAME_CHARS.sub("-", model.name.lower())[:32])
+        codec = _own_codecs[key]
     return codec if precision == "auto" else codec._sibling(precision)
 
 
@@ -201,10 +206,11 @@ class Codec:
 
     def _sibling(self, precision):
         """The codec of the same flow, name and offsets in `precision` (built once; this one if it is in it)."""
-        if precision not in self._siblings:
-            sibling = Codec(self.flow, self.name, self.scale_offsets, precision)
-            sibling._siblings = self._siblings
-            self._siblings[precision] = sibling
+        with _building:
+            if precision not in self._siblings:
+                sibling = Codec(self.flow, self.name, self.scale_offsets, precision)
+                sibling._siblings = self._siblings
+                self._siblings[precision] = sibling
         return self._siblings[precision]
 
     def _compile(self, flow):
@@ -265,7 +271,8 @@ class Codec:
     def for_model(cls, name, precision="auto"):
         """The codec of a registered IDF model with its pretrained weights, in `precision` (cached: `candidates`
         needs every one)."""
-        codec = cls._published(name)
+        with _building:
+            codec = cls._published(name)
         return codec if precision == "auto" else codec._sibling(precision)
 
     @classmethod
@@ -431,11 +438,15 @@ class Codec:
     def _logistic_segment(self, base, keys):
         """(low, width, keys, models) of a factored-out latent, from its split prior's table keys."""
         base, keys = ops.convert_to_numpy(base).reshape(-1), ops.convert_to_numpy(keys).reshape(-1)
-        for key in np.flatnonzero(np.bincount(keys)).tolist():  # the keys present (np.unique, faster)
-            if key not in self._logistic_models:
-                low, counts = tables.logistic_table(key)
-                self._bank_low[key], self._bank_width[key] = low, len(counts) - 1
-                self._logistic_models[key], self._logistic_counts[key] = _categorical(counts), counts
+        present = np.flatnonzero(np.bincount(keys)).tolist()  # the keys present (np.unique, faster)
+        if any(key not in self._logistic_models for key in present):
+            with _building:
+                for key in present:
+                    if key not in self._logistic_models:  # a table is complete once its model is in
+                        low, counts = tables.logistic_table(key)
+                        self._bank_low[key], self._bank_width[key] = low, len(counts) - 1
+                        self._logistic_counts[key] = counts
+                        self._logistic_models[key] = _categorical(counts)
         return base + self._bank_low[keys], self._bank_width[keys], keys, self._logistic_models
 
     # -- decompress -------------------------------------------------------------------------
