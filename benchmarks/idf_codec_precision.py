@@ -7,8 +7,13 @@ bit-exact. Both codecs code every photograph once untimed first (tracing, tables
 alternate between them, so a machine's drift
 reaches both alike. `--repeats` timed passes; the table gives their median.
 
+Several models side by side, each in both precisions (a run's weights as NAME=WEIGHTS), say whether a
+checkpoint trained in mixed precision loses less to the bfloat16 codec:
+
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/idf_codec_precision.py idf-photos
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/idf_codec_precision.py idf-photos \
+        "mixed precision=idf-photos=runs/idf-photos-ctx-b16z/best.weights.h5" --repeats 1 --results NAME
 
 Writes results/idf_codec_precision.md.
 """
@@ -33,25 +38,26 @@ PRECISIONS = ("float32", "bfloat16")
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a registered fully convolutional IDF model")
+    parser.add_argument("models", nargs="+", metavar="MODEL",
+                        help="a registered fully convolutional IDF model, or LABEL=NAME=WEIGHTS for a run's weights")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per precision")
     parser.add_argument("--results", default="idf_codec_precision", help="results file name")
     args = parser.parse_args(argv)
     files = data.photo_files("train", "validation")
     photos = [image for image, _ in data.photo_images(files).as_numpy_iterator()]
     megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
-    codecs = {p: Codec.for_model(args.model, p) for p in PRECISIONS}
-    for precision, codec in tqdm(codecs.items(), desc="untimed first pass"):
-        _each(precision, codec.compress, codec.decompress, photos)
-    passes = {p: [] for p in PRECISIONS}
+    codecs = {(label, p): codec(p) for label, codec in map(_model, args.models) for p in PRECISIONS}
+    for (label, precision), codec in tqdm(codecs.items(), desc="untimed first pass"):
+        _each(f"{label}, {precision}", codec.compress, codec.decompress, photos)
+    passes = {key: [] for key in codecs}
     for _ in tqdm(range(args.repeats), desc="timed passes"):
-        for precision, codec in codecs.items():  # (bits/dim, encode s, decode s), every decode checked
-            passes[precision].append(_each(precision, codec.compress, codec.decompress, photos))
+        for (label, precision), codec in codecs.items():  # (bits/dim, encode s, decode s), every decode checked
+            passes[label, precision].append(_each(f"{label}, {precision}", codec.compress, codec.decompress, photos))
     rows = []
-    for precision, runs in passes.items():
+    for (label, precision), runs in passes.items():
         bits = runs[0][0]
         encode, decode = (statistics.median(megapixels / r[i] for r in runs) for i in (1, 2))
-        rows.append([f"`{args.model}`, {precision}", f"{bits:.5f}", f"{bits - passes['float32'][0][0]:+.5f}",
+        rows.append([f"{label}, {precision}", f"{bits:.5f}", f"{bits - passes[label, 'float32'][0][0]:+.5f}",
                      f"{encode:.2f}", f"{decode:.2f}"])
         print(rows[-1], flush=True)
     table = markdown_table(["codec", "bits/dim", "vs float32", "encode Mpx/s", "decode Mpx/s"], rows)
@@ -59,6 +65,17 @@ def main(argv=None):
                   table, notes=f"Median of {args.repeats} timed passes each, after an untimed one; each photograph coded "
                                f"alone, every decode checked bit-exact. CPU with bfloat16 matrix units: "
                                f"{'yes' if bfloat16_units() else 'no'}. Speeds on a busy machine are lower for both alike.")
+
+
+def _model(text):
+    """(label, codec of a precision) of a registered name, or of LABEL=NAME=WEIGHTS (a run's weights)."""
+    parts = text.split("=")
+    if len(parts) == 1:
+        return f"`{text}`", lambda precision: Codec.for_model(text, precision)
+    if len(parts) != 3:
+        raise SystemExit(f"{text!r}: give a registered name or LABEL=NAME=WEIGHTS")
+    label, name, weights = parts
+    return label, lambda precision: Codec.for_weights(name, weights, precision)
 
 
 if __name__ == "__main__":
