@@ -7,7 +7,7 @@ bit-exact. Both codecs code every photograph once untimed first (tracing, tables
 alternate between them, so a machine's drift
 reaches both alike. `--repeats` timed passes; the table gives their median.
 
-Several models side by side, each in both precisions (a run's weights as NAME=WEIGHTS), say whether a
+Several models side by side, each in both precisions (a run's weights as LABEL=NAME=WEIGHTS), say whether a
 checkpoint trained in mixed precision loses less to the bfloat16 codec:
 
 Usage:

@@ -273,7 +273,7 @@ def _export(args):
 def _jobs_argument(parser):
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="files coded at a time (default 2: faster on a folder than one at a time, the "
-                        "same bytes; 1 halves the memory)")
+                        "same bytes; 1 for the least memory)")
 
 
 def _compress(args):
