@@ -126,3 +126,28 @@ def test_published_streams_decode_the_same_on_one_thread(tmp_path):
     subprocess.run([sys.executable, "-c", _DECODE_ONE_THREAD, *map(str, paths)], check=True, timeout=300)
     for path in paths:
         np.testing.assert_array_equal(np.load(str(path) + ".npy"), image)
+
+
+def test_the_photo_recipes_measure_each_image_in_float32_and_in_the_bfloat16_codecs_arithmetic(flow):
+    """`photo_bits`, the photo recipes' evaluator: the mean over images of the flow's bits per dimension, as
+    it is (`bpd`) and as `Codec(precision="bfloat16")` runs it (`bpd_bfloat16`, what they select on)."""
+    import tensorflow as tf
+
+    from zoo.idf.recipes import PHOTO_RECIPE, photo_bits
+
+    images = [_photo((64, 96, 3), seed=7), _photo((48, 40, 3), seed=8)]
+
+    class Photos:
+        def load(self, split, data_dir=None):
+            return tf.data.Dataset.from_generator(
+                lambda: ((image, 0) for image in images),
+                output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int32)))
+
+    measured = photo_bits(flow, Photos(), "validation")
+    copy = codec_module.bfloat16_copy(flow)
+    assert measured["bpd"] == pytest.approx(np.mean([float(flow(i[None])[0]) for i in images]), rel=1e-6)
+    # eager bfloat16 kernels round a little differently from the graphs photo_bits and the codec trace
+    assert measured["bpd_bfloat16"] == pytest.approx(np.mean([float(copy(i[None])[0]) for i in images]), abs=1e-4)
+    assert measured["bpd_bfloat16"] != measured["bpd"]  # another arithmetic, other bits
+    test_the_codec_leaves_the_callers_flow_in_float32(flow, None)
+    assert PHOTO_RECIPE.metric == "bpd_bfloat16" and PHOTO_RECIPE.evaluator is photo_bits

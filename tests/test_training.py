@@ -552,3 +552,42 @@ def test_mixed_precision_trains_in_bfloat16_and_validates_in_float32(isolated, t
 def test_mixed_precision_needs_a_model_that_has_one(tmp_path):
     with pytest.raises(ValueError, match="no mixed precision"):
         training.train(TINY, epochs=1, workdir=tmp_path, publish=False, mixed_precision=True)
+
+
+def test_a_published_checkpoint_that_records_no_value_of_the_recipes_metric_is_measured_on_validation(
+        isolated, tmp_path, monkeypatch, capsys):
+    """A recipe that now selects on another metric compares like for like: the published checkpoint is
+    measured on the validation split, not compared through a value it never recorded."""
+    def load(name):
+        model = TINY.builder()
+        training.load_published(model, name)
+        return model
+
+    monkeypatch.setattr("zoo.loading.load", load)
+    training.train(TINY, epochs=1, workdir=tmp_path)  # publishes, with validation accuracy and loss
+    entry = manifest.entry(TINY.name)
+    assert training._published_validation(TINY, entry, None) == entry["validation"]["metrics"]
+    older = {**entry, "validation": {**entry["validation"], "metrics": {"loss": entry["validation"]["metrics"]["loss"]}}}
+    measured = training._published_validation(TINY, older, None)
+    assert "records no validation accuracy" in capsys.readouterr().out
+    want = training.evaluate(load(TINY.name), TINY, split=TINY.recipe.validation_split)
+    assert measured == want and measured["accuracy"] == entry["validation"]["metrics"]["accuracy"]
+
+
+def test_a_run_resumed_under_another_monitor_keeps_its_epochs_but_chooses_among_the_later_ones(tmp_path, capsys):
+    model = TINY.builder()
+    first = training.BestEpoch(tmp_path, "val_a", higher_is_better=False)
+    first.set_model(model)
+    first.on_epoch_begin(0)
+    first.on_epoch_end(0, {"loss": 1.0, "val_a": 1.0, "val_b": 5.0})
+    resumed = training.BestEpoch(tmp_path, "val_b", higher_is_better=False)
+    assert "chosen on 'val_a', not 'val_b'" in capsys.readouterr().out
+    assert resumed.best_epoch is None and [e["epoch"] for e in resumed.state["epochs"]] == [1]
+    resumed.set_model(model)
+    resumed.on_epoch_begin(1)
+    resumed.on_epoch_end(1, {"loss": 1.0, "val_a": 0.5, "val_b": 6.0})  # worse than epoch 1's val_b: not a candidate
+    state = json.loads((tmp_path / "best.json").read_text())
+    assert state["monitor"] == "val_b" and state["best_epoch"] == 2 and state["best"] == 6.0
+    assert [e["epoch"] for e in state["epochs"]] == [1, 2]
+    same = training.BestEpoch(tmp_path, "val_b", higher_is_better=False)  # the same monitor resumes as before
+    assert same.best_epoch == 2

@@ -143,7 +143,7 @@ def _parser():
     )
     p.add_argument("name")
     p.add_argument("--epochs", type=int, help="default: the recipe's; 0 trains nothing: the weights of --from-pretrained "
-                   "or --from-weights go through the recipe's finish step (idf-photos fits its last prior to whole "
+                   "or --from-weights go through the recipe's finish step (idf-photos fits its priors to whole "
                    "photographs) and are measured, and published if better")
     p.add_argument("--batch-size", type=int, help="per replica; default: the recipe's")
     p.add_argument("--steps-per-epoch", type=int, help="default: the whole training split")
@@ -168,8 +168,10 @@ def _parser():
                    "momentum per step (e.g. 0.999) instead of the weights themselves (default: the recipe's)")
     p.add_argument("--mixed-precision", action="store_true",
                    help="train in the model's mixed precision (IDF: hidden convolutions in bfloat16, about a quarter "
-                   "faster on CPUs with AMX); validation, the finish step and every measurement stay in float32. "
-                   "Three of four long idf-photos continuations in it became NaN, as did one of two in float32 (docs/idf.md)")
+                   "faster on CPUs with AMX); the model is validated and measured in float32 (the photo IDF recipes also measure, "
+                   "fit their finish step in and select on the bfloat16 codec's arithmetic, whichever precision trains). "
+                   "Without --clip-norm, three of four long idf-photos continuations in it became NaN, as did one of two "
+                   "in float32 (docs/idf.md)")
     p.add_argument("--clip-norm", type=float, metavar="NORM",
                    help="scale each step's gradients down to this global norm where they exceed it (recorded in the run)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",

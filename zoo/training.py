@@ -363,8 +363,9 @@ def train(
     weights file as they are. `weight_average` (a momentum such as 0.999, default
     the recipe's) trains as usual but validates, keeps and publishes the
     exponential moving average of the weights (`AveragedWeights`). `mixed_precision` runs the training
-    steps in the model's mixed precision (`MixedPrecisionTraining`; a model that has one); validation,
-    the finish step and every measurement stay in float32. `clip_norm` scales each step's gradients down to
+    steps in the model's mixed precision (`MixedPrecisionTraining`; a model that has one); the model is
+    validated, finished and measured in float32 (a recipe's evaluator and finish step may measure or fit
+    other arithmetic: the photo IDF recipes' are the bfloat16 codec's). `clip_norm` scales each step's gradients down to
     that global norm where they exceed it (Keras's `global_clipnorm`), against the rare step that throws a
     converged model off.
     """
@@ -599,7 +600,9 @@ class BestEpoch(keras.callbacks.Callback):
     Its state (`best.json`: every epoch's logs and seconds, the best epoch and
     value) survives an interruption, so a resumed run keeps comparing against
     the best epoch before it (unless `resume` is False: a run that trains
-    nothing keeps no earlier run's best epoch). `restore(model)` loads the best weights.
+    nothing keeps no earlier run's best epoch; a run resumed under another `monitor`, after its recipe's
+    metric changed, keeps its epochs' logs but chooses among the epochs after). `restore(model)` loads the
+    best weights.
     """
 
     def __init__(self, workdir, monitor, higher_is_better, resume=True):
@@ -610,7 +613,13 @@ class BestEpoch(keras.callbacks.Callback):
         self.higher_is_better = higher_is_better
         self.state = {"monitor": monitor, "best_epoch": None, "best": None, "epochs": []}
         if resume and self.state_path.exists():
-            self.state = json.loads(self.state_path.read_text())
+            saved = json.loads(self.state_path.read_text())
+            if saved["monitor"] == monitor:
+                self.state = saved
+            else:  # the recipe's metric changed since: the epochs so far cannot be compared on it
+                print(f"Resuming a run whose best epoch was chosen on {saved['monitor']!r}, not {monitor!r}: its "
+                      f"epochs so far are kept in the record but are no longer candidates.", flush=True)
+                self.state["epochs"] = saved["epochs"]
 
     @property
     def best_epoch(self):
@@ -808,13 +817,19 @@ def _publish_checkpoint(model, spec, metrics, command, *, validation, data_dir, 
 
 
 def _published_validation(spec, entry, data_dir):
-    """The published checkpoint's validation metrics: recorded, or measured now for a test-selected entry."""
-    if "validation" in entry:
-        return entry["validation"]["metrics"]
+    """The published checkpoint's validation metrics: recorded, or measured now for a test-selected entry
+    or one published before the recipe selected on the metric it names now."""
+    recorded = entry.get("validation", {}).get("metrics", {})
+    if spec.recipe.metric in recorded:
+        return recorded
     from zoo import loading
 
-    print(f"The published {spec.name} was selected on the test split; measuring it on "
-          f"{spec.recipe.validation_split} to compare (it may have trained on those examples).")
+    if "validation" in entry:
+        print(f"The published {spec.name} records no validation {spec.recipe.metric} (it was selected on "
+              f"{', '.join(recorded)}); measuring it on {spec.recipe.validation_split} to compare.")
+    else:
+        print(f"The published {spec.name} was selected on the test split; measuring it on "
+              f"{spec.recipe.validation_split} to compare (it may have trained on those examples).")
     return evaluate(loading.load(spec.name), spec, data_dir=data_dir, split=spec.recipe.validation_split)
 
 

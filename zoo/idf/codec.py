@@ -202,7 +202,7 @@ class Codec:
         self._logistic_models, self._logistic_counts = {}, {}  # table key -> Categorical / counts, built on first use
         self._bank_low = np.zeros(tables.SCALE_LEVELS * tables.FRACTIONS, np.int64)
         self._bank_width = np.zeros_like(self._bank_low)
-        self._compile(_bfloat16_copy(flow) if precision == "bfloat16" else flow)
+        self._compile(bfloat16_copy(flow) if precision == "bfloat16" else flow)
 
     def _sibling(self, precision):
         """The codec of the same flow, name and offsets in `precision` (built once; this one if it is in it)."""
@@ -615,9 +615,14 @@ def bfloat16_units():
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def _bfloat16_copy(flow):
-    """A copy of `flow` (same config and weights) that runs its networks in bfloat16 (`Codec(precision=...)`),
-    so the caller's flow keeps its own precision."""
+def bfloat16_copy(flow):
+    """A copy of `flow` (same config and weights) that runs its networks in bfloat16 as
+    `Codec(precision="bfloat16")` does, so the caller's flow keeps its own precision. Its bits per dimension
+    are the ideal cost of that codec (`recipes.photo_bits`).
+
+    Example:
+        >>> bfloat16_copy(flow)(images)  # bits per dimension in the bfloat16 codec's arithmetic
+    """
     copy = type(flow).from_config(flow.get_config())
     copy.set_weights(flow.get_weights())
     copy.set_mixed_precision(True, heads=True)

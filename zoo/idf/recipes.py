@@ -5,7 +5,9 @@ and `idf-gray` are fully convolutional (a prior per channel) and code images
 of any size whole: they train on random crops of the training photographs
 (`photos/train`, all but every tenth file, which is the validation part,
 measured as whole photographs like the test split) and are measured on the
-whole Kodak photographs, never trained on. `idf-photos` starts from every layer it
+whole Kodak photographs, never trained on. They select on the bits of the
+bfloat16 codec, `zoo compress`'s default on CPUs with bfloat16 units
+(`photo_bits`), and fit their finish step in its arithmetic. `idf-photos` starts from every layer it
 shares with `idf-cifar10` (the couplings, permutations and split priors of its
 levels; the last prior from one interior position's where the channels agree);
 layers of further levels start fresh. Both photo models' split priors have
@@ -36,6 +38,32 @@ PAPER = 'E. Hoogeboom, J. W. T. Peters, R. van den Berg, M. Welling. "Integer Di
 def bpd(y_true, y_pred):
     """The loss and metric: the model's output already is each image's bits per dimension."""
     return y_pred
+
+
+def photo_bits(model, recipe, split, data_dir=None):
+    """The photo recipes' evaluator: bits per dimension of each whole image of `split`, averaged over the
+    images as `model.evaluate` averages them, with the networks in `model`'s own arithmetic, float32 when
+    the harness measures (`bpd`), and in that of `Codec(precision="bfloat16")` (`bpd_bfloat16`).
+
+    `zoo compress` runs the bfloat16 codec by default where the CPU has bfloat16 units, as the machine that
+    measures the zoo does; the photo recipes select on `bpd_bfloat16`, the ideal cost of that default codec
+    (a training step's float32 gain can be a loss there: `benchmarks/idf_codec_precision.py`). Images are
+    measured one at a time (whole photographs of several sizes).
+
+    Example:
+        >>> photo_bits(zoo.load("idf-photos"), PHOTO_RECIPE, "validation")
+        {'bpd': 3.7..., 'bpd_bfloat16': 3.7...}
+    """
+    from zoo.idf.codec import bfloat16_copy
+
+    measures = {name: tf.function(flow.__call__, reduce_retracing=True)
+                for name, flow in (("bpd", model), ("bpd_bfloat16", bfloat16_copy(model)))}
+    totals, images = dict.fromkeys(measures, 0.0), 0
+    for image, _ in recipe.load(split, data_dir).as_numpy_iterator():
+        for name, measure in measures.items():
+            totals[name] += float(measure(image[None])[0])
+        images += 1
+    return {name: total / images for name, total in totals.items()}
 
 
 def _flip(image, label):
@@ -439,11 +467,25 @@ def split_latents(model, files, mode="RGB", multiple=32):
 
 def fit_priors(model, recipe, data_dir=None):
     """The photo recipes' finish step: the last prior (`fit_last_prior`), then, for a flow with context nets,
-    those (`fit_context_priors`)."""
-    record = fit_last_prior(model, recipe, data_dir)
+    those (`fit_context_priors`), in the arithmetic the recipe selects on. With `metric="bpd_bfloat16"`
+    both fit a copy that runs as the bfloat16 codec does (`codec.bfloat16_copy`: its latents and its
+    rounded prior heads), and `model` takes the copy's weights; a fit in float32 there gains float32 bits
+    and loses more of the codec's (`results/idf_codec_precision_training.md`).
+
+    Example:
+        >>> fit_priors(flow, PHOTO_RECIPE)["arithmetic"]
+        'bfloat16'
+    """
+    from zoo.idf.codec import bfloat16_copy
+
+    bfloat16 = recipe.metric == "bpd_bfloat16"
+    fitted = bfloat16_copy(model) if bfloat16 else model
+    record = fit_last_prior(fitted, recipe, data_dir)
     if model.context or model.last_context:
-        record = {"steps": [record, fit_context_priors(model, recipe, data_dir)]}
-    return record
+        record = {"steps": [record, fit_context_priors(fitted, recipe, data_dir)]}
+    if bfloat16:
+        model.set_weights(fitted.get_weights())
+    return {**record, "arithmetic": "bfloat16" if bfloat16 else "float32"}
 
 
 PHOTO_RECIPE = PhotoRecipe(
@@ -454,8 +496,9 @@ PHOTO_RECIPE = PhotoRecipe(
     crops_per_epoch=2048,
     batch_size=4,  # the pixels of a step and of an epoch as 16 crops of 64x64 and 8192 crops
     loss=bpd,
-    metric="bpd",
+    metric="bpd_bfloat16",  # what the default codec spends (`photo_bits`)
     metrics=(bpd,),
+    evaluator=photo_bits,
     higher_is_better=False,
     optimizer=lambda steps: warmup_cosine(steps, peak=3e-4),
     augment=_photo_augment,
