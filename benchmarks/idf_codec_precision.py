@@ -7,6 +7,11 @@ bit-exact. Both codecs code every photograph once untimed first (tracing, tables
 alternate between them, so a machine's drift
 reaches both alike. `--repeats` timed passes; the table gives their median.
 
+Beside the coded bits, each row gives the harness's validation metric for that precision: `photo_bits`'
+`bpd` (float32) or `bpd_bfloat16` (the bfloat16 codec's arithmetic), the ideal bits per image averaged over
+the photographs cut to multiples of 32, which the photo recipes select on; it should rank the checkpoints as
+the coded bits do.
+
 Several models side by side, each in both precisions (a run's weights as LABEL=NAME=WEIGHTS), say whether a
 checkpoint trained in mixed precision loses less to the bfloat16 codec:
 
@@ -29,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from compression import _each  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
-from zoo import data  # noqa: E402
+from zoo import data, registry  # noqa: E402
 from zoo.idf import Codec  # noqa: E402
 from zoo.idf.codec import bfloat16_units  # noqa: E402
+from zoo.idf.recipes import photo_bits  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -46,7 +52,13 @@ def main(argv=None):
     files = data.photo_files("train", "validation")
     photos = [image for image, _ in data.photo_images(files).as_numpy_iterator()]
     megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
-    codecs = {(label, p): codec(p) for label, codec in map(_model, args.models) for p in PRECISIONS}
+    models = [_model(text) for text in args.models]
+    codecs = {(label, p): codec(p) for label, _, codec in models for p in PRECISIONS}
+    metrics = {}
+    for label, name, _ in tqdm(models, desc="validation metric"):
+        recipe = registry.spec(name).recipe
+        measured = photo_bits(codecs[label, "float32"].flow, recipe, recipe.validation_split)
+        metrics[label, "float32"], metrics[label, "bfloat16"] = measured["bpd"], measured["bpd_bfloat16"]
     for (label, precision), codec in tqdm(codecs.items(), desc="untimed first pass"):
         _each(f"{label}, {precision}", codec.compress, codec.decompress, photos)
     passes = {key: [] for key in codecs}
@@ -58,9 +70,10 @@ def main(argv=None):
         bits = runs[0][0]
         encode, decode = (statistics.median(megapixels / r[i] for r in runs) for i in (1, 2))
         rows.append([f"{label}, {precision}", f"{bits:.5f}", f"{bits - passes[label, 'float32'][0][0]:+.5f}",
-                     f"{encode:.2f}", f"{decode:.2f}"])
+                     f"{metrics[label, precision]:.6f}", f"{encode:.2f}", f"{decode:.2f}"])
         print(rows[-1], flush=True)
-    table = markdown_table(["codec", "bits/dim", "vs float32", "encode Mpx/s", "decode Mpx/s"], rows)
+    table = markdown_table(["codec", "bits/dim", "vs float32", "validation metric", "encode Mpx/s", "decode Mpx/s"],
+                           rows)
     write_results(args.results, f"The codec's precision on the {len(photos)} validation photographs ({megapixels:.2f} Mpx)",
                   table, notes=f"Median of {args.repeats} timed passes each, after an untimed one; each photograph coded "
                                f"alone, every decode checked bit-exact. CPU with bfloat16 matrix units: "
@@ -68,14 +81,15 @@ def main(argv=None):
 
 
 def _model(text):
-    """(label, codec of a precision) of a registered name, or of LABEL=NAME=WEIGHTS (a run's weights)."""
+    """(label, model name, codec of a precision) of a registered name, or of LABEL=NAME=WEIGHTS (a run's
+    weights)."""
     parts = text.split("=")
     if len(parts) == 1:
-        return f"`{text}`", lambda precision: Codec.for_model(text, precision)
+        return f"`{text}`", text, lambda precision: Codec.for_model(text, precision)
     if len(parts) != 3:
         raise SystemExit(f"{text!r}: give a registered name or LABEL=NAME=WEIGHTS")
     label, name, weights = parts
-    return label, lambda precision: Codec.for_weights(name, weights, precision)
+    return label, name, lambda precision: Codec.for_weights(name, weights, precision)
 
 
 if __name__ == "__main__":

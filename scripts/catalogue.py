@@ -18,6 +18,7 @@ METRIC_NAMES = {
     "accuracy": "accuracy",
     "map_accuracy": "accuracy of the MAP binary network",
     "bpd": "bits/dim (ideal -log2 P, lower is better)",
+    "bpd_bfloat16": "bits/dim in the bfloat16 codec's arithmetic (ideal -log2 P, lower is better)",
     "nll_nats": "NLL, nats per image (lower is better)",
 }
 
@@ -26,7 +27,7 @@ def rows():
     out = []
     for name, item in sorted(manifest.read().items()):
         spec = registry.spec(name)
-        metric = spec.recipe.metric
+        metric = manifest.selected_on(item, spec.recipe.metric)
         ds = item["dataset"]
         validation = item.get("validation", {}).get("metrics", {}).get(metric)
         hub = "not yet (in-repo copy)" if item["revision"] is None else f"`{item['revision'][:8]}`"

@@ -36,6 +36,18 @@ def test_list_shows_each_model_with_its_metric(capsys):
     assert f"accuracy {accuracy:.4f} (mnist test; chosen on test)" in row
 
 
+def test_list_shows_an_entry_published_before_its_recipe_changed_metric_with_the_metric_it_was_chosen_on(
+        capsys, monkeypatch):
+    gray = {**manifest.entry("idf-gray"), "selected_on": "bpd"}
+    published = {**manifest.read(), "idf-gray": gray}
+    monkeypatch.setattr(manifest, "read", lambda path=None: published)
+    assert cli.main(["list", "idf-gray"]) == 0
+    assert f"bpd {gray['metrics']['bpd']:.4f} (" in capsys.readouterr().out  # its recipe now selects on bpd_bfloat16
+    published["idf-gray"] = {**gray, "selected_on": "bpd_bfloat16", "metrics": {**gray["metrics"], "bpd_bfloat16": 4.25}}
+    assert cli.main(["list", "idf-gray"]) == 0
+    assert "bpd_bfloat16 4.2500 (" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["info", "cnn-smal-mnist"], "Unknown model 'cnn-smal-mnist'. Did you mean: cnn-small-mnist?"),
     (["export", "cnn-small-mnist", "out.onnx"], "LiteRT files end in .tflite"),

@@ -566,6 +566,7 @@ def test_a_published_checkpoint_that_records_no_value_of_the_recipes_metric_is_m
     monkeypatch.setattr("zoo.loading.load", load)
     training.train(TINY, epochs=1, workdir=tmp_path)  # publishes, with validation accuracy and loss
     entry = manifest.entry(TINY.name)
+    assert entry["selected_on"] == "accuracy" == manifest.selected_on(entry, "loss")
     assert training._published_validation(TINY, entry, None) == entry["validation"]["metrics"]
     older = {**entry, "validation": {**entry["validation"], "metrics": {"loss": entry["validation"]["metrics"]["loss"]}}}
     measured = training._published_validation(TINY, older, None)

@@ -195,8 +195,9 @@ def _list(args):
         names = [n for n in names if n in published]
     width = max((len(n) for n in names), default=0)
     for name in names:
-        item, metric = published.get(name), catalogue[name]["metric"]
+        item = published.get(name)
         if item:
+            metric = manifest.selected_on(item, catalogue[name]["metric"])
             ds = item["dataset"]
             score = f"{metric} {item['metrics'][metric]:.4f} ({ds['name']} {ds['split']}; chosen on {item['selection']})"
         else:

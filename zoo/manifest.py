@@ -55,6 +55,18 @@ def entry(name, path=None):
     return read(path).get(name)
 
 
+def selected_on(item, metric):
+    """The metric a manifest entry `item` was selected on and reports first: its `selected_on`, or, in
+    entries that predate the field, `metric` (its recipe's). An entry published before its recipe changed
+    metric records the old one there, as it does no value of the new one.
+
+    Example:
+        >>> selected_on(entry("idf-gray"), "bpd_bfloat16")
+        'bpd'
+    """
+    return item.get("selected_on", metric)
+
+
 def sha256(path):
     """The hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

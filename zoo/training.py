@@ -792,6 +792,7 @@ def _publish_checkpoint(model, spec, metrics, command, *, validation, data_dir, 
         "revision": None,  # set by scripts/publish.py once the Hub has the files
         "files": {},
         "selection": "validation",
+        "selected_on": recipe.metric,
         "validation": held_out,
         "dataset": dataset,
         "metrics": metrics,
