@@ -19,15 +19,17 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def rows(state, columns, every):
-    """Table rows: every `every`-th epoch, the first, the last and the best, each with `columns`."""
+    """Table rows: every `every`-th epoch, the first, the last and the best, each with `columns` (blank in
+    epochs that did not log one: a run resumed after its recipe's metric changed)."""
     epochs = state["epochs"]
-    missing = sorted({c for c in columns if c not in epochs[0]})
+    logged = {c for e in epochs for c in e}
+    missing = sorted(c for c in columns if c not in logged)
     if missing:
-        raise SystemExit(f"no column {', '.join(missing)} in the record; it has {', '.join(epochs[0])}")
+        raise SystemExit(f"no column {', '.join(missing)} in the record; it has {', '.join(sorted(logged))}")
     keep = {1, len(epochs), state["best_epoch"]} | set(range(every, len(epochs) + 1, every))
     return [
         [f"{e['epoch']}" + (" (best)" if e["epoch"] == state["best_epoch"] else ""),
-         *(f"{e[c]:.6g}" for c in columns), f"{e['seconds']:.0f}"]
+         *(f"{e[c]:.6g}" if c in e else "" for c in columns), f"{e['seconds']:.0f}"]
         for e in epochs if e["epoch"] in keep
     ]
 

@@ -267,6 +267,10 @@ def test_run_record_keeps_the_first_last_best_and_every_nth_epoch():
     assert table[2][1:] == ["5", "10"]
     with pytest.raises(SystemExit, match="no column val_nll"):
         record.rows(state, ["val_nll"], every=4)
+    for e in state["epochs"][4:]:  # logged from epoch 5 on: a run resumed after its recipe's metric changed
+        e["val_new"] = 1.0
+    assert [row[1:3] for row in record.rows(state, ["val_loss", "val_new"], every=4)][:3] == [
+        ["9", ""], ["6", ""], ["5", "1"]]
 
 
 def test_variant_probe_reads_names_and_json_overrides():

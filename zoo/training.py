@@ -827,7 +827,8 @@ def _published_validation(spec, entry, data_dir):
 
     if "validation" in entry:
         print(f"The published {spec.name} records no validation {spec.recipe.metric} (it was selected on "
-              f"{', '.join(recorded)}); measuring it on {spec.recipe.validation_split} to compare.")
+              f"{manifest.selected_on(entry, ', '.join(recorded))}); measuring it on "
+              f"{spec.recipe.validation_split} to compare.")
     else:
         print(f"The published {spec.name} was selected on the test split; measuring it on "
               f"{spec.recipe.validation_split} to compare (it may have trained on those examples).")
