@@ -69,7 +69,9 @@ class Recipe:
     # finish(model, recipe, data_dir) -> dict: a last step on the best epoch's weights before they are measured to
     # be published (idf-photos fits its last prior to whole photographs); what it returns is recorded in the run.
     finish: Callable | None = None
-    # (model, recipe, split, data_dir) -> metrics, when model.evaluate does not measure what is published
+    # (model, recipe, split, data_dir, skip=()) -> metrics, when model.evaluate does not measure what is published.
+    # Every epoch it is also called with `skip`, the metrics Keras's validation pass has just measured, which
+    # it may leave out where its own value would be the same (photo_bits: the float32 bits)
     evaluator: Callable | None = None
     # model -> (model to fit, loss), when the loss needs an output the published model does not give (the logits
     # under normalized probabilities); the fitted model shares every weight with it. None: fit it with `loss`.
@@ -593,7 +595,9 @@ class _Evaluator(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         # the model as it is published (the fitted one may be a head that shares its weights)
-        measured = self.spec.recipe.evaluator(self.published, self.spec.recipe, self.split, self.data_dir)
+        keras_measured = tuple(k.removeprefix("val_") for k in logs if k.startswith("val_"))
+        measured = self.spec.recipe.evaluator(self.published, self.spec.recipe, self.split, self.data_dir,
+                                              skip=keras_measured)
         logs.update({f"val_{k}": v for k, v in measured.items()})
         print(" - ".join(f"val_{k}: {v:.4f}" for k, v in measured.items()))
 
