@@ -154,7 +154,8 @@ def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(m
     monkeypatch.setattr(registry, "spec", lambda name: registry.ModelSpec(name, lambda **kw: kw, None))
     cli.main(["train", "snf-fc-mnist", "--set", "reconstruction_trains=inverse", "--set", "reconstruction_weight=0.5",
               "--lr-scale", "0.1", "--from-weights", "runs/x/best.weights.h5", "--weight-average", "0.999",
-              "--clip-norm", "20"])
+              "--clip-norm", "20", "--no-finish"])
+    assert seen["finish"] is False
     assert seen["model"] == {"reconstruction_trains": "inverse", "reconstruction_weight": 0.5}
     assert seen["lr_scale"] == 0.1 and seen["from_weights"] == "runs/x/best.weights.h5"
     assert seen["weight_average"] == 0.999 and seen["clip_norm"] == 20
@@ -163,7 +164,7 @@ def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(m
     assert cli.main(["train", "snf-fc-mnist", "--from-scratch", "--from-pretrained"]) != 0
     assert cli.main(["train", "snf-fc-mnist", "--weight-average", "1"]) != 0
     cli.main(["train", "snf-fc-mnist", "--from-scratch"])
-    assert seen["from_scratch"] is True
+    assert seen["from_scratch"] is True and seen["finish"] is True
     assert cli.main(["train", "snf-fc-mnist", "--epochs", "0"]) != 0  # nothing to measure
     assert cli.main(["train", "snf-fc-mnist", "--epochs", "-1", "--from-pretrained"]) != 0
     cli.main(["train", "snf-fc-mnist", "--epochs", "0", "--from-pretrained"])

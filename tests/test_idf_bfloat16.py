@@ -149,5 +149,11 @@ def test_the_photo_recipes_measure_each_image_in_float32_and_in_the_bfloat16_cod
     # eager bfloat16 kernels round a little differently from the graphs photo_bits and the codec trace
     assert measured["bpd_bfloat16"] == pytest.approx(np.mean([float(copy(i[None])[0]) for i in images]), abs=1e-4)
     assert measured["bpd_bfloat16"] != measured["bpd"]  # another arithmetic, other bits
+    # every epoch the harness skips the float32 bits, which Keras's validation pass (one image a batch) measures
+    assert photo_bits(flow, Photos(), "validation", skip=("bpd", "loss")) == {"bpd_bfloat16": measured["bpd_bfloat16"]}
+    fresh = _flow(3, seed=3)  # the fixture's weights, uncompiled
+    fresh.compile(loss=PHOTO_RECIPE.loss, metrics=list(PHOTO_RECIPE.metrics))
+    keras_measured = fresh.evaluate(Photos().load("validation").batch(1), return_dict=True, verbose=0)
+    assert keras_measured["bpd"] == pytest.approx(measured["bpd"], rel=1e-6)
     test_the_codec_leaves_the_callers_flow_in_float32(flow, None)
     assert PHOTO_RECIPE.metric == "bpd_bfloat16" and PHOTO_RECIPE.evaluator is photo_bits

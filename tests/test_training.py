@@ -365,6 +365,43 @@ def test_the_finish_step_runs_on_the_best_weights_and_is_kept_only_if_validation
     assert metrics["validation"]["accuracy"] == (0.75 if helps else 0.5)
 
 
+def test_every_epoch_the_evaluator_is_told_what_kerass_validation_pass_measured(isolated, tmp_path):
+    import dataclasses
+
+    skipped = []
+
+    def evaluator(model, recipe, split, data_dir, skip=()):
+        skipped.append(set(skip))
+        return {"extra": 0.25}
+
+    spec = dataclasses.replace(TINY, recipe=dataclasses.replace(TINY.recipe, evaluator=evaluator))
+    training.train(spec, epochs=2, steps_per_epoch=2, workdir=tmp_path, publish=False)
+    assert skipped == [{"loss", "accuracy"}] * 2
+    epochs = json.loads((tmp_path / "best.json").read_text())["epochs"]
+    assert all(e["val_extra"] == 0.25 and "val_accuracy" in e for e in epochs)  # Keras's metrics stay in the logs
+
+
+def test_no_finish_publishes_the_best_epoch_as_it_is_and_records_the_skip(isolated, tmp_path, monkeypatch):
+    import dataclasses
+
+    calls, published = [], []
+    monkeypatch.setattr(training, "beats_published", lambda *a, **kw: True)
+    monkeypatch.setattr(training, "publish_checkpoint",
+                        lambda model, spec, metrics, command, run, **kw: published.append((model.get_weights(), run)))
+    spec = dataclasses.replace(TINY, recipe=dataclasses.replace(
+        TINY.recipe, finish=lambda model, recipe, data_dir: calls.append(1) or {"step": "x"}))
+    training.train(spec, epochs=2, steps_per_epoch=2, workdir=tmp_path, finish=False)
+    assert calls == [] and not (tmp_path / training.FINISHED_WEIGHTS).exists()
+    weights, run = published[-1]
+    assert run["finish_skipped"] is True and "finished" not in run
+    best = TINY.builder()
+    best.load_weights(tmp_path / "best.weights.h5")
+    for ours, theirs in zip(weights, best.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(ValueError, match="no finish step to skip"):
+        training.train(TINY, epochs=1, steps_per_epoch=2, workdir=tmp_path / "other", finish=False)
+
+
 def test_zero_epochs_finish_and_measure_existing_weights(isolated, tmp_path, monkeypatch):
     import dataclasses
 

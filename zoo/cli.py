@@ -174,6 +174,9 @@ def _parser():
                    "in float32 (docs/idf.md)")
     p.add_argument("--clip-norm", type=float, metavar="NORM",
                    help="scale each step's gradients down to this global norm where they exceed it (recorded in the run)")
+    p.add_argument("--no-finish", action="store_true",
+                   help="skip the recipe's finish step (idf-photos: refitting its last prior and context nets to "
+                   "whole photographs, about 20 minutes); the run records that it was skipped")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
                    "values read as JSON where they parse); recorded in the published config and command")
@@ -333,6 +336,7 @@ def _train(args):
         weight_average=args.weight_average,
         clip_norm=args.clip_norm,
         mixed_precision=args.mixed_precision,
+        finish=not args.no_finish,
     )
 
 

@@ -69,7 +69,9 @@ class Recipe:
     # finish(model, recipe, data_dir) -> dict: a last step on the best epoch's weights before they are measured to
     # be published (idf-photos fits its last prior to whole photographs); what it returns is recorded in the run.
     finish: Callable | None = None
-    # (model, recipe, split, data_dir) -> metrics, when model.evaluate does not measure what is published
+    # (model, recipe, split, data_dir, skip=()) -> metrics, when model.evaluate does not measure what is published.
+    # Every epoch it is also called with `skip`, the metrics Keras's validation pass has just measured, which
+    # it may leave out where its own value would be the same (photo_bits: the float32 bits)
     evaluator: Callable | None = None
     # model -> (model to fit, loss), when the loss needs an output the published model does not give (the logits
     # under normalized probabilities); the fitted model shares every weight with it. None: fit it with `loss`.
@@ -333,6 +335,7 @@ def train(
     weight_average=None,
     mixed_precision=False,
     clip_norm=None,
+    finish=True,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -358,7 +361,7 @@ def train(
     (which starts some models from another's weights): for a variant whose layers
     the initializer would not fit. With `publish`, the recipe's `finish` step, where
     it has one, runs on the best weights before they are measured, and is kept only if it improves the
-    validation metric. `epochs=0` trains nothing:
+    validation metric; `finish=False` skips it (the run records `"finish_skipped"`). `epochs=0` trains nothing:
     it finishes and measures (and may publish) the published checkpoint or a
     weights file as they are. `weight_average` (a momentum such as 0.999, default
     the recipe's) trains as usual but validates, keeps and publishes the
@@ -374,6 +377,8 @@ def train(
         raise ValueError(f"'{spec.name}' has no training recipe")
     if sum(map(bool, (from_pretrained, from_weights, from_scratch))) > 1:
         raise ValueError("start from the published checkpoint, a weights file or random weights, not two of them")
+    if not finish and recipe.finish is None:
+        raise ValueError(f"'{spec.name}' has no finish step to skip")
     if clip_norm is not None and not clip_norm > 0:
         raise ValueError(f"clip_norm must be positive, not {clip_norm}")
     if epochs is not None and epochs < 0:
@@ -497,9 +502,11 @@ def train(
         _write_run_files(workdir, run, log)
         _diverged(guard.stopped_at, best, lr_scale)
     validation = evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split)
-    if recipe.finish is not None:
+    if recipe.finish is not None and finish:
         run["finished"], validation = _finish_if_better(model, spec, validation, data_dir)
         model.save_weights(workdir / FINISHED_WEIGHTS)
+    elif recipe.finish is not None:
+        run["finish_skipped"] = True
     _write_run_files(workdir, run, log)
     metrics = {"validation": validation, "test": None}
     with publishing():
@@ -588,7 +595,9 @@ class _Evaluator(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         # the model as it is published (the fitted one may be a head that shares its weights)
-        measured = self.spec.recipe.evaluator(self.published, self.spec.recipe, self.split, self.data_dir)
+        keras_measured = tuple(k.removeprefix("val_") for k in logs if k.startswith("val_"))
+        measured = self.spec.recipe.evaluator(self.published, self.spec.recipe, self.split, self.data_dir,
+                                              skip=keras_measured)
         logs.update({f"val_{k}": v for k, v in measured.items()})
         print(" - ".join(f"val_{k}: {v:.4f}" for k, v in measured.items()))
 

@@ -70,8 +70,9 @@ def bn_images(recipe, data_dir=None):
     return [images.numpy() for images, _ in ds]
 
 
-def map_accuracy(model, recipe, split, data_dir=None):
-    """Accuracy of the MAP binary network of a PBNet on `split`, and of the stochastic network's mean."""
+def map_accuracy(model, recipe, split, data_dir=None, skip=()):
+    """Accuracy of the MAP binary network of a PBNet on `split`, and of the stochastic network's mean (also
+    when in `skip`: Keras's validation accuracy is the fitted head's)."""
     binary = to_binary(model, "map", data=bn_images(recipe, data_dir))
     return accuracies({"map_accuracy": binary, "accuracy": model}, recipe, split, data_dir)
 
