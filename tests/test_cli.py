@@ -142,6 +142,11 @@ def test_eval_runs_in_a_fresh_process(tmp_path):
     assert done.returncode == 1 and done.stderr.startswith("zoo: error: Unknown model"), done.stderr[-2000:]
 
 
+def test_no_finish_on_a_recipe_without_a_finish_step_is_a_one_line_error(capsys):
+    assert cli.main(["train", "cnn-small-mnist", "--no-finish"]) != 0
+    assert "has no finish step to skip" in capsys.readouterr().err
+
+
 def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(monkeypatch):
     from zoo import registry, training
 

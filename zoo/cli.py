@@ -318,6 +318,8 @@ def _train(args):
     if args.epochs == 0 and not (args.from_weights or args.from_pretrained):
         raise ZooError("--epochs 0 trains nothing; it measures the weights of --from-pretrained or --from-weights")
     spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
+    if args.no_finish and spec.recipe is not None and spec.recipe.finish is None:
+        raise ZooError(f"--no-finish: '{args.name}' has no finish step to skip")
     training.train(
         spec,
         epochs=args.epochs,
