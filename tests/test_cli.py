@@ -147,6 +147,13 @@ def test_no_finish_on_a_recipe_without_a_finish_step_is_a_one_line_error(capsys)
     assert "has no finish step to skip" in capsys.readouterr().err
 
 
+def test_a_crop_the_recipe_cannot_take_is_a_one_line_error(capsys):
+    assert cli.main(["train", "cnn-small-mnist", "--crop", "64"]) != 0
+    assert "--crop 64: 'cnn-small-mnist' trains on whole examples, not on crops" in capsys.readouterr().err
+    assert cli.main(["train", "idf-photos", "--crop", "100"]) != 0
+    assert "positive multiple of 32" in capsys.readouterr().err
+
+
 def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(monkeypatch):
     from zoo import registry, training
 
@@ -159,8 +166,8 @@ def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(m
     monkeypatch.setattr(registry, "spec", lambda name: registry.ModelSpec(name, lambda **kw: kw, None))
     cli.main(["train", "snf-fc-mnist", "--set", "reconstruction_trains=inverse", "--set", "reconstruction_weight=0.5",
               "--lr-scale", "0.1", "--from-weights", "runs/x/best.weights.h5", "--weight-average", "0.999",
-              "--clip-norm", "20", "--no-finish"])
-    assert seen["finish"] is False
+              "--clip-norm", "20", "--no-finish", "--crop", "256"])
+    assert seen["finish"] is False and seen["crop"] == 256
     assert seen["model"] == {"reconstruction_trains": "inverse", "reconstruction_weight": 0.5}
     assert seen["lr_scale"] == 0.1 and seen["from_weights"] == "runs/x/best.weights.h5"
     assert seen["weight_average"] == 0.999 and seen["clip_norm"] == 20

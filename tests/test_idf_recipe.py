@@ -206,3 +206,21 @@ def test_the_finish_step_fits_the_priors_in_the_arithmetic_the_recipe_selects_on
     assert [step["step"] for step in done["steps"]] == ["fit_last_prior", "fit_context_priors"]
     assert after[metric] < before[metric] - 0.05
     assert all(conv.compute_dtype == "float32" for c in model.couplings for conv in c.net.hidden_convolutions())
+
+
+@pytest.mark.parametrize("crop, crops", [(256, 512), (64, 8192), (128, 2048), (96, 3641)])
+def test_another_crop_side_keeps_the_pixels_of_an_epoch(crop, crops):
+    from zoo.idf.recipes import PHOTO_RECIPE
+
+    recipe = PHOTO_RECIPE.with_crop(crop)
+    assert (recipe.crop, recipe.crops_per_epoch) == (crop, crops)
+    assert abs(crops * crop**2 - PHOTO_RECIPE.crops_per_epoch * PHOTO_RECIPE.crop**2) <= crop**2 / 2
+    assert PHOTO_RECIPE.crop == 128  # the registered recipe is left alone
+
+
+@pytest.mark.parametrize("crop", [0, -32, 100, 64.0])
+def test_a_crop_side_that_would_not_squeeze_whole_is_refused(crop):
+    from zoo.idf.recipes import PHOTO_RECIPE
+
+    with pytest.raises(ValueError, match="positive multiple of 32"):
+        PHOTO_RECIPE.with_crop(crop)

@@ -629,3 +629,22 @@ def test_a_run_resumed_under_another_monitor_keeps_its_epochs_but_chooses_among_
     assert [e["epoch"] for e in state["epochs"]] == [1, 2]
     same = training.BestEpoch(tmp_path, "val_b", higher_is_better=False)  # the same monitor resumes as before
     assert same.best_epoch == 2
+
+
+def test_a_crop_side_goes_to_a_recipe_that_trains_on_crops_and_into_the_run(isolated, tmp_path):
+    asked = []
+
+    @dataclasses.dataclass(frozen=True)
+    class Cropped(type(TINY.recipe)):
+        crop: int = 8
+
+        def with_crop(self, crop):
+            asked.append(crop)
+            return dataclasses.replace(self, crop=crop)
+
+    spec = dataclasses.replace(TINY, recipe=Cropped(**{f.name: getattr(TINY.recipe, f.name)
+                                                       for f in dataclasses.fields(TINY.recipe)}))
+    training.train(spec, epochs=1, steps_per_epoch=2, workdir=tmp_path / "a", crop=16)
+    assert asked == [16] and manifest.entry(TINY.name)["training"]["crop"] == 16
+    with pytest.raises(ValueError, match="trains on whole examples, not on crops"):
+        training.train(TINY, epochs=1, steps_per_epoch=2, workdir=tmp_path / "b", crop=16)

@@ -177,6 +177,10 @@ def _parser():
     p.add_argument("--no-finish", action="store_true",
                    help="skip the recipe's finish step (idf-photos: refitting its last prior and context nets to "
                    "whole photographs, about 20 minutes); the run records that it was skipped")
+    p.add_argument("--crop", type=int, metavar="PIXELS",
+                   help="recipes that train on random crops (the photo IDFs): crops this many pixels a side "
+                   "instead of the recipe's, as many fewer an epoch as keeps its pixels (a multiple of 32 for "
+                   "idf-photos); pair it with --batch-size to keep a step's pixels too; recorded in the run")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a builder argument for this run, e.g. --set reconstruction_trains=inverse (repeatable; "
                    "values read as JSON where they parse); recorded in the published config and command")
@@ -320,6 +324,11 @@ def _train(args):
     spec = registry.with_builder_overrides(registry.spec(args.name), overrides)
     if args.no_finish and spec.recipe is not None and spec.recipe.finish is None:
         raise ZooError(f"--no-finish: '{args.name}' has no finish step to skip")
+    if args.crop is not None and spec.recipe is not None:
+        try:
+            spec.recipe.with_crop(args.crop)
+        except ValueError as e:
+            raise ZooError(f"--crop {args.crop}: '{args.name}' {e}") from None
     training.train(
         spec,
         epochs=args.epochs,
@@ -339,6 +348,7 @@ def _train(args):
         clip_norm=args.clip_norm,
         mixed_precision=args.mixed_precision,
         finish=not args.no_finish,
+        crop=args.crop,
     )
 
 

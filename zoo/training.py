@@ -81,6 +81,10 @@ class Recipe:
     weight_average: float | None = None
     paper: str = ""  # the citation model cards give
 
+    def with_crop(self, crop):
+        """This recipe training on random `crop` x `crop` crops; only a recipe that trains on crops has one."""
+        raise ValueError("trains on whole examples, not on crops")
+
     def fit_target(self, model):
         """(the model to fit, its loss): `training_head(model)` where the recipe has one, else (model, loss)."""
         return self.training_head(model) if self.training_head else (model, self.loss)
@@ -336,6 +340,7 @@ def train(
     mixed_precision=False,
     clip_norm=None,
     finish=True,
+    crop=None,
 ):
     """Train `spec` (a `registry.ModelSpec`) by its recipe; returns `(model, metrics or None)`.
 
@@ -370,7 +375,8 @@ def train(
     validated, finished and measured in float32 (a recipe's evaluator and finish step may measure or fit
     other arithmetic: the photo IDF recipes' are the bfloat16 codec's). `clip_norm` scales each step's gradients down to
     that global norm where they exceed it (Keras's `global_clipnorm`), against the rare step that throws a
-    converged model off.
+    converged model off. `crop` trains a recipe that trains on random crops on crops of that side instead,
+    the pixels of an epoch kept (`Recipe.with_crop`); the run records it.
     """
     recipe = spec.recipe
     if recipe is None:
@@ -392,6 +398,11 @@ def train(
         raise ValueError(f"weight_average is a momentum between 0 and 1, not {recipe.weight_average}")
     if seed is not None:
         recipe = dataclasses.replace(recipe, seed=seed)
+    if crop is not None:
+        try:
+            recipe = recipe.with_crop(crop)
+        except ValueError as e:
+            raise ValueError(f"'{spec.name}' {e}") from None
     keras.utils.set_random_seed(recipe.seed)
     strategy = make_strategy(strategy)
     is_chief = _is_chief()
@@ -487,6 +498,7 @@ def train(
         **({"weight_average": recipe.weight_average} if epochs and recipe.weight_average else {}),
         **({"mixed_precision": True} if epochs and mixed_precision else {}),
         **({"clip_norm": clip_norm} if epochs and clip_norm else {}),
+        **({"crop": crop} if epochs and crop else {}),
         **({"builder_overrides": spec.builder_overrides} if spec.builder_overrides else {}),
         **({"initialized_from": initialized_from} if initialized_from else {}),
     }

@@ -153,6 +153,18 @@ class PhotoRecipe(Recipe):
     validation_multiple: int = 32
     mode: str = "RGB"  # or "L": the luma of the same photographs
 
+    def with_crop(self, crop):
+        """This recipe on random `crop` x `crop` crops, as many fewer (or more) of them an epoch as keeps the
+        pixels of an epoch: `crop` a positive multiple of `validation_multiple`, so every level squeezes whole.
+
+        >>> PHOTO_RECIPE.with_crop(256).crops_per_epoch  # 2048 crops of 128x128
+        512
+        """
+        if not (isinstance(crop, int) and crop > 0 and crop % self.validation_multiple == 0):
+            raise ValueError(f"takes crops a positive multiple of {self.validation_multiple} pixels a side, not {crop!r}")
+        crops = max(1, round(self.crops_per_epoch * self.crop**2 / crop**2))
+        return dataclasses.replace(self, crop=crop, crops_per_epoch=crops)
+
     def _files(self, split):
         if split == self.eval_split:
             return data.photo_files(self.eval_split)
