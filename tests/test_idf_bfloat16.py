@@ -133,7 +133,7 @@ def test_the_photo_recipes_measure_each_image_in_float32_and_in_the_bfloat16_cod
     it is (`bpd`) and as `Codec(precision="bfloat16")` runs it (`bpd_bfloat16`, what they select on)."""
     import tensorflow as tf
 
-    from zoo.idf.recipes import PHOTO_RECIPE, photo_bits
+    from zoo.idf.recipes import PHOTO_RECIPE, photo_bits, photo_bits_by_image
 
     images = [_photo((64, 96, 3), seed=7), _photo((48, 40, 3), seed=8)]
 
@@ -144,6 +144,9 @@ def test_the_photo_recipes_measure_each_image_in_float32_and_in_the_bfloat16_cod
                 output_signature=(tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int32)))
 
     measured = photo_bits(flow, Photos(), "validation")
+    by_image = photo_bits_by_image(flow, Photos(), "validation")
+    assert {name: np.mean(bits) for name, bits in by_image.items()} == pytest.approx(measured, rel=1e-12)
+    assert by_image["bpd"] == pytest.approx([float(flow(i[None])[0]) for i in images], rel=1e-6)  # in order
     copy = codec_module.bfloat16_copy(flow)
     assert measured["bpd"] == pytest.approx(np.mean([float(flow(i[None])[0]) for i in images]), rel=1e-6)
     # eager bfloat16 kernels round a little differently from the graphs photo_bits and the codec trace

@@ -55,17 +55,26 @@ def photo_bits(model, recipe, split, data_dir=None, skip=()):
         >>> photo_bits(zoo.load("idf-photos"), PHOTO_RECIPE, "validation")
         {'bpd': 3.7..., 'bpd_bfloat16': 3.7...}
     """
+    return {name: sum(bits) / len(bits) for name, bits in photo_bits_by_image(model, recipe, split, data_dir, skip).items()}
+
+
+def photo_bits_by_image(model, recipe, split, data_dir=None, skip=()):
+    """`photo_bits` before the mean: {name: [bits per dimension of each image of `split`, in order]}.
+
+    Example:
+        >>> photo_bits_by_image(zoo.load("idf-photos"), PHOTO_RECIPE, "validation")["bpd_bfloat16"][:2]
+        [4.8..., 3.3...]
+    """
     from zoo.idf.codec import bfloat16_copy
 
     flows = {"bpd": lambda: model, "bpd_bfloat16": lambda: bfloat16_copy(model)}
     measures = {name: tf.function(flow().__call__, reduce_retracing=True)
                 for name, flow in flows.items() if name not in skip}
-    totals, images = dict.fromkeys(measures, 0.0), 0
+    bits = {name: [] for name in measures}
     for image, _ in recipe.load(split, data_dir).as_numpy_iterator():
         for name, measure in measures.items():
-            totals[name] += float(measure(image[None])[0])
-        images += 1
-    return {name: total / images for name, total in totals.items()}
+            bits[name].append(float(measure(image[None])[0]))
+    return bits
 
 
 def _flip(image, label):
