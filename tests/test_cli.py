@@ -154,6 +154,12 @@ def test_a_crop_the_recipe_cannot_take_is_a_one_line_error(capsys):
     assert "positive multiple of 32" in capsys.readouterr().err
 
 
+@needs_data
+def test_a_crop_larger_than_a_training_photograph_is_a_one_line_error(capsys):
+    assert cli.main(["train", "idf-photos", "--crop", "288"]) != 0
+    assert "smallest training photograph's side" in capsys.readouterr().err
+
+
 def test_train_passes_set_overrides_to_the_builder_and_the_learning_rate_scale(monkeypatch):
     from zoo import registry, training
 

@@ -1,6 +1,7 @@
 """The IDF recipes: the idf-cifar10 learning-rate schedule, the photo models' starts and their last-prior fit."""
 
 import pytest
+from conftest import needs_data
 
 from zoo.idf.recipes import CIFAR10_RECIPE, warmup_cosine
 
@@ -208,6 +209,7 @@ def test_the_finish_step_fits_the_priors_in_the_arithmetic_the_recipe_selects_on
     assert all(conv.compute_dtype == "float32" for c in model.couplings for conv in c.net.hidden_convolutions())
 
 
+@needs_data
 @pytest.mark.parametrize("crop, crops", [(256, 512), (64, 8192), (128, 2048), (96, 3641)])
 def test_another_crop_side_keeps_the_pixels_of_an_epoch(crop, crops):
     from zoo.idf.recipes import PHOTO_RECIPE
@@ -224,3 +226,11 @@ def test_a_crop_side_that_would_not_squeeze_whole_is_refused(crop):
 
     with pytest.raises(ValueError, match="positive multiple of 32"):
         PHOTO_RECIPE.with_crop(crop)
+
+
+@needs_data
+def test_a_crop_larger_than_the_smallest_training_photograph_is_refused_before_training():
+    from zoo.idf.recipes import PHOTO_RECIPE
+
+    with pytest.raises(ValueError, match="smallest training photograph's side, 268 pixels, not 288"):
+        PHOTO_RECIPE.with_crop(288)

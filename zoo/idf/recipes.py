@@ -164,13 +164,19 @@ class PhotoRecipe(Recipe):
 
     def with_crop(self, crop):
         """This recipe on random `crop` x `crop` crops, as many fewer (or more) of them an epoch as keeps the
-        pixels of an epoch: `crop` a positive multiple of `validation_multiple`, so every level squeezes whole.
+        pixels of an epoch: `crop` a positive multiple of `validation_multiple`, so every level squeezes whole,
+        and no larger than the smallest training photograph's shorter side.
 
         >>> PHOTO_RECIPE.with_crop(256).crops_per_epoch  # 2048 crops of 128x128
         512
         """
+        from PIL import Image
+
         if not (isinstance(crop, int) and crop > 0 and crop % self.validation_multiple == 0):
             raise ValueError(f"takes crops a positive multiple of {self.validation_multiple} pixels a side, not {crop!r}")
+        side = min(min(Image.open(f).size) for f in self._files(self.train_split))  # headers only
+        if crop > side:
+            raise ValueError(f"takes crops up to its smallest training photograph's side, {side} pixels, not {crop}")
         crops = max(1, round(self.crops_per_epoch * self.crop**2 / crop**2))
         return dataclasses.replace(self, crop=crop, crops_per_epoch=crops)
 
