@@ -3,6 +3,7 @@ round trips, the stream recording its precision, and the caller's flow left as i
 
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -11,8 +12,10 @@ from keras import ops
 
 from zoo.idf import Codec, layers
 from zoo.idf import codec as codec_module
-from zoo.idf.codec import _Header
+from zoo.idf.codec import ROUNDED_PRIORS, _Header
 from test_idf_whole_image import _flow, _photo
+
+DATA = Path(__file__).parent / "data"
 
 RNG = np.random.default_rng(0)
 
@@ -46,6 +49,41 @@ def test_bfloat16_conv_refuses_strided_convolutions():
 def test_heads_need_mixed_precision():
     with pytest.raises(ValueError, match="heads=True needs enabled=True"):
         _flow().set_mixed_precision(False, heads=True)
+    with pytest.raises(ValueError, match="prior_heads must be"):
+        _flow().set_mixed_precision(True, heads=True, prior_heads="8bit")
+
+
+@pytest.mark.parametrize("prior_heads", ["refined", "rounded"])
+def test_heads_in_lattice_units_are_refined_and_corrections_in_scales_rounded(prior_heads):
+    """The couplings' translations and the priors' means (split priors' nets, the last prior's context net) are
+    emitted in lattice units, where 8 bits would move a value near 128 by a quarter of a unit; the split priors'
+    context nets emit corrections in units of the prior's scale."""
+    flow = _flow(3, context=8, last_context=8)
+    flow.set_mixed_precision(True, heads=True, prior_heads=prior_heads)
+    assert {c.net.bfloat16_head for c in flow.couplings} == {"refined"}
+    assert {p.net.bfloat16_head for p in flow.split_priors} | {flow.prior.context_net.bfloat16_head} == {prior_heads}
+    assert {p.context_net.bfloat16_head for p in flow.split_priors} == {"rounded"}
+    flow.set_mixed_precision(True)
+    assert not any(net.bfloat16_head for net in [flow.prior.context_net, *(p.net for p in flow.split_priors)])
+
+
+def test_refined_prior_heads_give_the_means_of_float32_sums():
+    """On a bright image (values near +127 once centred) the rounded heads' means stray by up to 2**-9 of them;
+    refined, they are the float32 sums of the same bfloat16 products (the heads' kernels are made bfloat16
+    numbers here, so that a float32 head on the same hidden layers computes exactly those)."""
+    flow = _flow(3, seed=3)
+    head = flow.split_priors[0].net.head
+    head.kernel.assign(_rounded(head.kernel))
+    image = np.minimum(_photo((32, 32, 3), seed=4).astype(np.int32) + 90, 255).astype(np.uint8)
+    kept = flow.split_priors[0].partition(flow.level_forward(0, ops.cast(image[None], "float32") - 128.0))[0]
+    means = {}
+    for heads in ("refined", "rounded", None):
+        net = codec_module.bfloat16_copy(flow, prior_heads=heads or "refined").split_priors[0].net
+        net.bfloat16_head = heads  # None: bfloat16 hidden layers, the head in float32
+        means[heads] = ops.convert_to_numpy(net(kept / layers.SCALE))[..., :6] * layers.SCALE
+    scale = np.abs(means[None]).max()
+    assert np.abs(means["refined"] - means[None]).max() < 2.0**-15 * scale
+    assert np.abs(means["rounded"] - means[None]).max() > 2.0**-11 * scale
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +134,38 @@ def test_an_unknown_precision_is_refused(flow):
         Codec(flow, "test-bf16", precision="float16")
 
 
-def test_a_header_with_unknown_flags_is_refused(codecs):
+@pytest.mark.parametrize("flag", [64, 128])
+def test_a_header_with_unknown_flags_is_refused(codecs, flag):
+    """128 is no flag; 64 (refined priors) means nothing without 32 (bfloat16)."""
     data = bytearray(codecs["float32"].compress(_photo((8, 8, 3))))
     header = _Header.parse(bytes(data))
     flags_at = header.size - 3  # flags, then H and W as one-byte varints
-    data[flags_at] |= 64
+    data[flags_at] |= flag
     with pytest.raises(codec_module.CodecError, match="invalid header"):
         _Header.parse(bytes(data))
+
+
+def _bright_photo():
+    return np.minimum(_photo((24, 20, 3), seed=11).astype(np.int32) + 90, 255).astype(np.uint8)
+
+
+def test_bfloat16_streams_made_before_the_prior_heads_were_refined_still_decode(codecs):
+    """tests/data/idf_bfloat16_rounded_priors.idf: `_bright_photo()` coded by the zoo of commit 82ea5af
+    (`Codec(_flow(3, seed=3), "test-bf16", precision="bfloat16")`), when every prior head was rounded to 8 bits.
+    Its header says so, and it decodes bit for bit in that arithmetic, which the codec of today
+    reproduces; read as a stream of today's arithmetic it fails its check."""
+    data = (DATA / "idf_bfloat16_rounded_priors.idf").read_bytes()
+    header = _Header.parse(data)
+    assert header.precision == ROUNDED_PRIORS
+    for codec in codecs.values():
+        np.testing.assert_array_equal(codec.decompress(data), _bright_photo())
+    assert codecs["bfloat16"]._sibling(ROUNDED_PRIORS).compress(_bright_photo()) == data
+    relabelled = bytearray(data)
+    relabelled[header.size - 3] |= _Header.REFINED_PRIORS
+    with pytest.raises(codec_module.CodecError, match="CRC32"):
+        codecs["bfloat16"].decompress(bytes(relabelled))
+    today = codecs["bfloat16"].compress(_bright_photo())
+    assert _Header.parse(today).precision == "bfloat16" and today != data
 
 
 _DECODE_ONE_THREAD = """

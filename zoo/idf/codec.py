@@ -165,6 +165,8 @@ def _weights_tag(flow):
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+ROUNDED_PRIORS = "bfloat16-rounded-priors"  # the bfloat16 arithmetic of streams made before the priors' mean
+# heads were refined (`IntegerDiscreteFlow.set_mixed_precision(prior_heads="rounded")`): kept to decode them
 
 
 class Codec:
@@ -180,11 +182,12 @@ class Codec:
     default): "bfloat16" for a fully convolutional flow (photographs) where the CPU has such units, else
     "float32". Either way the code is exact: encoder and decoder run the same arithmetic. The stream
     records the precision, so any codec of the flow decodes it (a bfloat16 stream slowly where the CPU
-    lacks the units)."""
+    lacks the units). Bfloat16 streams made before the priors' heads were refined record no refinement and
+    decode in that older arithmetic (`ROUNDED_PRIORS`, which `precision` also takes)."""
 
     def __init__(self, flow, name, scale_offsets=True, precision="auto"):
         _name_number(name)  # refuse a name the header cannot record before coding anything
-        if precision not in PRECISIONS:
+        if precision not in (*PRECISIONS, ROUNDED_PRIORS):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if precision == "auto":
             precision = "bfloat16" if flow.fully_convolutional and bfloat16_units() else "float32"
@@ -202,7 +205,8 @@ class Codec:
         self._logistic_models, self._logistic_counts = {}, {}  # table key -> Categorical / counts, built on first use
         self._bank_low = np.zeros(tables.SCALE_LEVELS * tables.FRACTIONS, np.int64)
         self._bank_width = np.zeros_like(self._bank_low)
-        self._compile(bfloat16_copy(flow) if precision == "bfloat16" else flow)
+        self._compile(flow if precision == "float32"
+                      else bfloat16_copy(flow, prior_heads="rounded" if precision == ROUNDED_PRIORS else "refined"))
 
     def _sibling(self, precision):
         """The codec of the same flow, name and offsets in `precision` (built once; this one if it is in it)."""
@@ -319,7 +323,7 @@ class Codec:
             body = np.packbits(stored_images).tobytes() + images[stored_images].tobytes() + body
         stored = len(body) >= images.size
         header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored,
-                         offsets=self.scale_offsets, bfloat16=self.precision == "bfloat16")
+                         offsets=self.scale_offsets, precision=self.precision)
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
@@ -615,17 +619,18 @@ def bfloat16_units():
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def bfloat16_copy(flow):
+def bfloat16_copy(flow, prior_heads="refined"):
     """A copy of `flow` (same config and weights) that runs its networks in bfloat16 as
     `Codec(precision="bfloat16")` does, so the caller's flow keeps its own precision. Its bits per dimension
-    are the ideal cost of that codec (`recipes.photo_bits`).
+    are the ideal cost of that codec (`recipes.photo_bits`). `prior_heads="rounded"`: the arithmetic of the
+    bfloat16 streams made before the priors' heads were refined (`ROUNDED_PRIORS`).
 
     Example:
         >>> bfloat16_copy(flow)(images)  # bits per dimension in the bfloat16 codec's arithmetic
     """
     copy = type(flow).from_config(flow.get_config())
     copy.set_weights(flow.get_weights())
-    copy.set_mixed_precision(True, heads=True)
+    copy.set_mixed_precision(True, heads=True, prior_heads=prior_heads)
     return copy
 
 
@@ -725,24 +730,28 @@ class _Header:
     """The stream's header, 22 bytes for one 32x32 RGB image; n = 0 records that a single (H, W, C) image was given.
 
         magic "Z" | version | model name (base-40 digits, varint) | 4-byte weights tag
-        | flags (RGB, stored, batch, mixed, no offsets, bfloat16) | H, W (varints) | N (varint, batches only)
+        | flags (RGB, stored, batch, mixed, no offsets, bfloat16, refined priors) | H, W (varints)
+        | N (varint, batches only)
 
     "stored": the body is the raw pixels; "mixed" (a batch only): some images are stored, the rest coded;
     "no offsets": the split priors were coded without their scale offsets per block (`Codec(scale_offsets=False)`);
-    "bfloat16": the flow's networks ran in bfloat16 (`Codec(precision="bfloat16")`).
+    "bfloat16": the flow's networks ran in bfloat16 (`Codec(precision="bfloat16")`); "refined priors" (with
+    bfloat16 only): the priors' mean heads were refined to about float32, as they are from stream flag 64 on;
+    a bfloat16 stream without it decodes in the older arithmetic (`ROUNDED_PRIORS`).
     """
 
-    RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16 = 1, 2, 4, 8, 16, 32  # flag bits
+    RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16, REFINED_PRIORS = 1, 2, 4, 8, 16, 32, 64  # flag bits
+    _PRECISION_FLAGS = {"float32": 0, ROUNDED_PRIORS: BFLOAT16, "bfloat16": BFLOAT16 | REFINED_PRIORS}
+    _FLAGS_PRECISION = {bits: precision for precision, bits in _PRECISION_FLAGS.items()}  # refined alone: invalid
 
-    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, bfloat16=False):
+    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, precision="float32"):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
-        self.stored, self.mixed, self.size, self.offsets = stored, mixed, size, offsets
-        self.precision = "bfloat16" if bfloat16 else "float32"
+        self.stored, self.mixed, self.size, self.offsets, self.precision = stored, mixed, size, offsets, precision
 
     def pack(self):
         flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
         flags |= (self.MIXED if self.mixed else 0) | (0 if self.offsets else self.NO_OFFSETS)
-        flags |= self.BFLOAT16 if self.precision == "bfloat16" else 0
+        flags |= self._PRECISION_FLAGS[self.precision]
         shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
         return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
@@ -766,11 +775,12 @@ class _Header:
         except (IndexError, UnicodeDecodeError):
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         mixed = bool(flags & cls.MIXED)
-        if flags >= 64 or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 or len(data) < pos + 4 \
-                or (mixed and (n < 2 or flags & cls.STORED)):
+        precision = cls._FLAGS_PRECISION.get(flags & (cls.BFLOAT16 | cls.REFINED_PRIORS))
+        if flags >= 128 or precision is None or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 \
+                or len(data) < pos + 4 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,
-                   offsets=not flags & cls.NO_OFFSETS, bfloat16=bool(flags & cls.BFLOAT16))
+                   offsets=not flags & cls.NO_OFFSETS, precision=precision)
 
     def check_size(self, max_pixels):
         pixels = max(self.n, 1) * self.h * self.w

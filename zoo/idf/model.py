@@ -172,17 +172,21 @@ class IntegerDiscreteFlow(keras.Model):
             z = self.level_inverse(level, z)
         return ops.cast(ops.clip(z + 128.0, 0, 255), "uint8")
 
-    def set_mixed_precision(self, enabled, heads=False):
+    def set_mixed_precision(self, enabled, heads=False, prior_heads="refined"):
         """Run the hidden convolutions of every net (the couplings', the priors', the context nets') in
         bfloat16 with float32 weights (`enabled`), or all in float32 (the default, and what every published
         figure but the bfloat16 codec's uses). Each net's last convolution stays in float32, so translations and
         prior parameters are float32 and the flow stays a bijection on integers either way. For training
         (`zoo train --mixed-precision`): on CPUs with bfloat16 matrix units (AMX) a step is about a quarter
         faster. `heads=True` (what `Codec(precision="bfloat16")` runs, outside training only) also
-        multiplies each last convolution in bfloat16 (`layers.bfloat16_conv`): the couplings' refined to
-        about float32 (their translations are rounded to integers, so an 8-bit one would move many), the
-        priors' and context nets' to 8 bits (their means and scales only pick entropy tables). Not part
-        of the config; graphs traced before a change keep the precision they were traced in.
+        multiplies each last convolution in bfloat16 (`layers.bfloat16_conv`). The heads that emit values in
+        lattice units, the couplings' translations (rounded to integers) and the means of the split priors
+        and of the last prior's context net, are refined to about float32: rounded to bfloat16's 8 bits, a
+        mean near 128 moves by up to a quarter of a unit, which costs bits wherever the prior is sharp (bright
+        smooth skies; `benchmarks/idf_prior_heads.py`). `prior_heads="rounded"` rounds those priors' heads
+        to 8 bits as streams before that did (`Codec` decodes them so). The split priors' context nets emit
+        corrections in units of the prior's scale, to 8 bits either way. Not part of the config; graphs traced
+        before a change keep the precision they were traced in.
 
         Example:
             >>> flow.set_mixed_precision(True)    # train ...
@@ -190,11 +194,13 @@ class IntegerDiscreteFlow(keras.Model):
         """
         if heads and not enabled:
             raise ValueError("heads=True needs enabled=True: the heads take the hidden layers' bfloat16")
+        if prior_heads not in ("refined", "rounded"):
+            raise ValueError(f"prior_heads must be 'refined' or 'rounded', got {prior_heads!r}")
         policy = "mixed_bfloat16" if enabled else "float32"
         couplings = [coupling.net for coupling in self.couplings]
-        priors = [prior.net for prior in self.split_priors]
-        priors += [prior.context_net for prior in (*self.split_priors, self.prior) if prior.context]
-        for nets, head in ((couplings, "refined"), (priors, "rounded")):
+        priors = [prior.net for prior in self.split_priors] + ([self.prior.context_net] if self.prior.context else [])
+        corrections = [prior.context_net for prior in self.split_priors if prior.context]
+        for nets, head in ((couplings, "refined"), (priors, prior_heads), (corrections, "rounded")):
             for net in nets:
                 for conv in net.hidden_convolutions():
                     conv.dtype_policy = policy
