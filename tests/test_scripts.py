@@ -384,6 +384,27 @@ def test_remeasure_validation_rewrites_only_the_validation_section(isolated, mon
     assert {k: v for k, v in after.items() if k != "validation"} == {k: v for k, v in before.items() if k != "validation"}
 
 
+def test_remeasure_validation_with_test_rewrites_the_test_metrics_too(isolated, monkeypatch):
+    from tiny import TINY
+
+    import zoo
+    from zoo import manifest, registry, training
+
+    monkeypatch.setattr(registry, "spec", lambda name: TINY)
+    model = TINY.builder()
+    stale_test = {"accuracy": 0.5}
+    training.publish_checkpoint(model, TINY, stale_test, "zoo train tiny", validation={TINY.recipe.metric: 0.123})
+    before = manifest.entry(TINY.name)
+    monkeypatch.setattr(zoo, "load", lambda name: model)
+    _script("remeasure_validation", "scripts").remeasure(TINY.name, "a new arithmetic", test=True)
+    after = manifest.entry(TINY.name)
+    assert after["metrics"] == training.evaluate(model, TINY)
+    assert after["metrics_remeasured"]["metrics_before"] == stale_test
+    assert after["metrics_remeasured"]["reason"] == "a new arithmetic"
+    kept = {k: v for k, v in before.items() if k not in ("validation", "metrics")}
+    assert {k: v for k, v in after.items() if k not in ("validation", "metrics", "metrics_remeasured")} == kept
+
+
 def test_variant_probe_overrides_recipe_fields_and_builder_arguments_apart():
     probe = _script("variant_probe")
     spec = probe.variant_spec("idf-photos:levels=5,recipe.crop=128,recipe.batch_size=4", initialize=False)
