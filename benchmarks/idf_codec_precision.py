@@ -12,6 +12,9 @@ Beside the coded bits, each row gives the harness's validation metric for that p
 the photographs cut to multiples of 32, which the photo recipes select on; it should rank the checkpoints as
 the coded bits do.
 
+`--rounded-priors` adds the arithmetic of bfloat16 streams made before the priors' mean heads were refined
+(`codec.ROUNDED_PRIORS`), to show what the refinement costs in time and saves in bits.
+
 Several models side by side, each in both precisions (a run's weights as LABEL=NAME=WEIGHTS), say whether a
 checkpoint trained in mixed precision loses less to the bfloat16 codec:
 
@@ -36,10 +39,8 @@ from results_file import markdown_table, write_results  # noqa: E402
 
 from zoo import data, registry  # noqa: E402
 from zoo.idf import Codec  # noqa: E402
-from zoo.idf.codec import bfloat16_units  # noqa: E402
+from zoo.idf.codec import ROUNDED_PRIORS, bfloat16_copy, bfloat16_units  # noqa: E402
 from zoo.idf.recipes import photo_bits  # noqa: E402
-
-PRECISIONS = ("float32", "bfloat16")
 
 
 def main(argv=None):
@@ -48,17 +49,22 @@ def main(argv=None):
                         help="a registered fully convolutional IDF model, or LABEL=NAME=WEIGHTS for a run's weights")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per precision")
     parser.add_argument("--results", default="idf_codec_precision", help="results file name")
+    parser.add_argument("--rounded-priors", action="store_true",
+                        help=f"also the arithmetic of older bfloat16 streams ({ROUNDED_PRIORS})")
     args = parser.parse_args(argv)
+    precisions = ("float32", *((ROUNDED_PRIORS,) if args.rounded_priors else ()), "bfloat16")
     files = data.photo_files("train", "validation")
     photos = [image for image, _ in data.photo_images(files).as_numpy_iterator()]
     megapixels = sum(p.shape[0] * p.shape[1] for p in photos) / 1e6
     models = [_model(text) for text in args.models]
-    codecs = {(label, p): codec(p) for label, _, codec in models for p in PRECISIONS}
+    codecs = {(label, p): codec(p) for label, _, codec in models for p in precisions}
     metrics = {}
     for label, name, _ in tqdm(models, desc="validation metric"):
         recipe = registry.spec(name).recipe
         measured = photo_bits(codecs[label, "float32"].flow, recipe, recipe.validation_split)
         metrics[label, "float32"], metrics[label, "bfloat16"] = measured["bpd"], measured["bpd_bfloat16"]
+        if args.rounded_priors:
+            metrics[label, ROUNDED_PRIORS] = _mean_bits(bfloat16_copy(codecs[label, "float32"].flow, "rounded"), recipe)
     for (label, precision), codec in tqdm(codecs.items(), desc="untimed first pass"):
         _each(f"{label}, {precision}", codec.compress, codec.decompress, photos)
     passes = {key: [] for key in codecs}
@@ -78,6 +84,15 @@ def main(argv=None):
                   table, notes=f"Median of {args.repeats} timed passes each, after an untimed one; each photograph coded "
                                f"alone, every decode checked bit-exact. CPU with bfloat16 matrix units: "
                                f"{'yes' if bfloat16_units() else 'no'}. Speeds on a busy machine are lower for both alike.")
+
+
+def _mean_bits(flow, recipe):
+    """`flow`'s bits per dimension averaged over the validation photographs as `photo_bits` averages them."""
+    import tensorflow as tf
+
+    measure = tf.function(flow.__call__, reduce_retracing=True)
+    bits = [float(measure(image[None])[0]) for image, _ in recipe.load(recipe.validation_split).as_numpy_iterator()]
+    return sum(bits) / len(bits)
 
 
 def _model(text):
