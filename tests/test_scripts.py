@@ -567,3 +567,32 @@ def test_split_stages_screen_measures_what_the_flow_codes_and_keeps_every_weight
         [bits] = screen.split_bits(model, latents, image.size)
         [(_, logp)] = model.latent_log_likelihoods(image[None])[:-1]
         np.testing.assert_allclose(bits, -float(logp[0]) / (image.size * math.log(2.0)), rtol=1e-5)
+
+
+def test_idf_bfloat16_nets_puts_exactly_one_group_back_in_float32():
+    """Each group's nets run float32 hidden layers and heads; every other net keeps the codec's bfloat16. Putting
+    back the couplings and all the priors' nets, one group after another, gives the float32 flow's bits."""
+    from test_idf_whole_image import _flow, _photo
+
+    bench = _script("idf_bfloat16_nets")
+    flow = _flow(3, context=8, last_context=8)
+    every = [net for group in bench.GROUPS for net in bench.nets_of(flow, group)]
+    assert len({id(net) for net in every}) == len(flow.couplings) + 2 * len(flow.split_priors) + 1  # every net
+    assert bench.nets_of(flow, "couplings of level 0") + bench.nets_of(flow, "couplings of levels 1-4") \
+        == bench.nets_of(flow, "couplings")
+    for group in bench.GROUPS:
+        copy = bench.in_float32(flow, group)
+        chosen = {id(net) for net in bench.nets_of(copy, group)}
+        for net in [n for g in bench.GROUPS for n in bench.nets_of(copy, g)]:
+            dtypes = {conv.compute_dtype for conv in net.hidden_convolutions()}
+            assert dtypes == ({"float32"} if id(net) in chosen else {"bfloat16"}), group
+            assert (net.bfloat16_head is None) == (id(net) in chosen), group
+    copy = bench.in_float32(flow, "couplings")
+    for group in ("split priors' nets", "split priors' context nets", "last prior's context net"):
+        for net in bench.nets_of(copy, group):
+            for conv in net.hidden_convolutions():
+                conv.dtype_policy = "float32"
+            net.bfloat16_head = None
+    images = [_photo((32, 48, 3), seed=2)]
+    assert bench.mean_bits(copy, images) == pytest.approx(bench.mean_bits(flow, images), rel=1e-6)
+    assert bench.mean_bits(bench.in_float32(flow, "none"), images) != bench.mean_bits(flow, images)
