@@ -5,7 +5,8 @@ measured the way the recipe measures validation now. This rewrites each entry's 
 (the split's description and metrics, with the date and the reason) and its model card; the weights, the
 test metrics and the history of publications stay as they are. `--test`: the arithmetic a metric is measured
 in changed too (the bfloat16 codec's, say), so the test metrics are measured again as well (the once for
-this checkpoint and this arithmetic), with the date, the reason and the metrics before.
+this checkpoint and this arithmetic), with the date, the reason and the metrics before, in the entry and in
+its latest publication in the history.
 
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python scripts/remeasure_validation.py idf-photos idf-gray \\
@@ -41,6 +42,8 @@ def remeasure(name, reason, data_dir=None, test=False):
         before, entry["metrics"] = entry["metrics"], training.evaluate(zoo.load(name), spec, data_dir=data_dir)
         entry["metrics_remeasured"] = {"date": datetime.date.today().isoformat(), "reason": reason,
                                        "metrics_before": before}
+        latest = [h for h in entry["history"] if "withdrawn" not in h][-1]  # this checkpoint's publication
+        latest["metrics"], latest["metrics_remeasured"] = entry["metrics"], entry["metrics_remeasured"]
         print(f"{name}: test {before} -> {entry['metrics']}")
     manifest.write_entry(name, entry)
     return entry["validation"]

@@ -401,8 +401,11 @@ def test_remeasure_validation_with_test_rewrites_the_test_metrics_too(isolated, 
     assert after["metrics"] == training.evaluate(model, TINY)
     assert after["metrics_remeasured"]["metrics_before"] == stale_test
     assert after["metrics_remeasured"]["reason"] == "a new arithmetic"
-    kept = {k: v for k, v in before.items() if k not in ("validation", "metrics")}
-    assert {k: v for k, v in after.items() if k not in ("validation", "metrics", "metrics_remeasured")} == kept
+    assert after["history"][-1]["metrics"] == after["metrics"]  # the publication this checkpoint is
+    assert after["history"][-1]["metrics_remeasured"] == after["metrics_remeasured"]
+    assert after["history"][:-1] == before["history"][:-1]
+    kept = {k: v for k, v in before.items() if k not in ("validation", "metrics", "history")}
+    assert {k: v for k, v in after.items() if k not in ("validation", "metrics", "metrics_remeasured", "history")} == kept
 
 
 def test_variant_probe_overrides_recipe_fields_and_builder_arguments_apart():
