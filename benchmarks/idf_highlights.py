@@ -42,34 +42,49 @@ def ideal_bits_per_dim(flow, images):
     return sum(float(flow(image[None])[0]) * image.size for image in images) / sum(image.size for image in images)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", nargs="+", metavar="LABEL=WEIGHTS",
-                        help="a weights file of idf-photos (a run's best.weights.h5 or a published model.weights.h5)")
-    parser.add_argument("--results", default="idf_highlights", help="the results file's name (default %(default)s)")
-    args = parser.parse_args(argv)
-    import zoo
+def validation_photos():
+    """idf-photos' validation photographs (uint8 RGB, cut to multiples of 32, as the harness measures them)."""
     from zoo import data, registry
 
     recipe = registry.spec("idf-photos").recipe
     files = data.photo_files(recipe.collection, recipe.validation_split)
-    photos = [image for image, _ in data.photo_images(files, recipe.mode, recipe.validation_multiple).as_numpy_iterator()]
-    columns = [f"validation +{r}/+{g}/+{b} ({100 * clipped_share(photos, (r, g, b)):.1f}% clipped)" for r, g, b in SHIFTS]
-    columns += [f"flat {colour}, 256x256" for colour in FLAT]
-    rows = []
+    return [image for image, _ in data.photo_images(files, recipe.mode, recipe.validation_multiple).as_numpy_iterator()]
+
+
+def checkpoints(argv, doc, results):
+    """(results file name, [(label, idf-photos flow with the weights)]) from the command line's LABEL=WEIGHTS
+    arguments and --results (default `results`)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("checkpoints", nargs="+", metavar="LABEL=WEIGHTS",
+                        help="a weights file of idf-photos (a run's best.weights.h5 or a published model.weights.h5)")
+    parser.add_argument("--results", default=results, help="the results file's name (default %(default)s)")
+    args = parser.parse_args(argv)
+    import zoo
+
+    flows = []
     for text in args.checkpoints:
         label, sep, weights = text.rpartition("=")
         if not sep or not Path(weights).is_file():
             parser.error(f"expected LABEL=WEIGHTS with an existing weights file, got {text!r}")
-        flow = zoo.load("idf-photos")
-        flow.load_weights(weights)
+        flows.append((label, zoo.load("idf-photos")))
+        flows[-1][1].load_weights(weights)
+    return args.results, flows
+
+
+def main(argv=None):
+    results, flows = checkpoints(argv, __doc__, "idf_highlights")
+    photos = validation_photos()
+    columns = [f"validation +{r}/+{g}/+{b} ({100 * clipped_share(photos, (r, g, b)):.1f}% clipped)" for r, g, b in SHIFTS]
+    columns += [f"flat {colour}, 256x256" for colour in FLAT]
+    rows = []
+    for label, flow in flows:
         cells = [ideal_bits_per_dim(flow, [brightened(p, s) for p in photos]) for s in SHIFTS]
         cells += [ideal_bits_per_dim(flow, [np.full((256, 256, 3), colour, np.uint8)]) for colour in FLAT]
         rows.append([label, *(f"{c:.4f}" for c in cells)])
         print(rows[-1], flush=True)
     table = markdown_table(["checkpoint", *columns], rows)
     print(table)
-    write_results(args.results, "idf-photos on clipped highlights: ideal bits/dim", table,
+    write_results(results, "idf-photos on clipped highlights: ideal bits/dim", table,
                   notes="+R/+G/+B: added to red, green and blue before clipping at 255; clipped: the share of the "
                         "validation photographs' pixels with a channel at 255.")
 

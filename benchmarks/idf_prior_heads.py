@@ -15,14 +15,13 @@ Usage:
 Writes results/idf_prior_heads.md (`--results NAME`: results/NAME.md).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
-from idf_highlights import brightened  # noqa: E402
+from idf_highlights import brightened, checkpoints, ideal_bits_per_dim, validation_photos  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 SHIFTS = ((0, 0, 0), (32, 32, 8), (128, 128, 0))
@@ -39,32 +38,13 @@ def arithmetics(flow):
     return {name: tf.function(f.__call__, reduce_retracing=True) for name, f in zip(ARITHMETICS, flows)}
 
 
-def bits_per_dim(measure, images):
-    """`measure`'s bits per dimension over `images`, each weighted by its size."""
-    return sum(float(measure(image[None])[0]) * image.size for image in images) / sum(image.size for image in images)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("checkpoints", nargs="+", metavar="LABEL=WEIGHTS",
-                        help="a weights file of idf-photos (a run's best.weights.h5 or a published model.weights.h5)")
-    parser.add_argument("--results", default="idf_prior_heads", help="the results file's name (default %(default)s)")
-    args = parser.parse_args(argv)
-    import zoo
-    from zoo import data, registry
-
-    recipe = registry.spec("idf-photos").recipe
-    files = data.photo_files(recipe.collection, recipe.validation_split)
-    photos = [image for image, _ in data.photo_images(files, recipe.mode, recipe.validation_multiple).as_numpy_iterator()]
+    results, flows = checkpoints(argv, __doc__, "idf_prior_heads")
+    photos = validation_photos()
     sets = {shift: [brightened(photo, shift) for photo in photos] for shift in SHIFTS}
     rows = []
-    for text in args.checkpoints:
-        label, sep, weights = text.partition("=")
-        if not sep:
-            raise SystemExit(f"{text!r}: give LABEL=WEIGHTS")
-        flow = zoo.load("idf-photos")
-        flow.load_weights(weights)
-        bits = {(name, shift): bits_per_dim(measure, sets[shift])
+    for label, flow in flows:
+        bits = {(name, shift): ideal_bits_per_dim(measure, sets[shift])
                 for name, measure in tqdm(arithmetics(flow).items(), desc=label) for shift in SHIFTS}
         for name in ARITHMETICS:
             excess = [bits[name, shift] - bits["float32", shift] for shift in SHIFTS]
@@ -74,7 +54,7 @@ def main(argv=None):
     shifts = [f"+{r}/+{g}/+{b}" for r, g, b in SHIFTS]
     table = markdown_table(["checkpoint", "arithmetic", *(f"validation {s}" for s in shifts),
                             *(f"vs float32, {s}" for s in shifts)], rows)
-    write_results(args.results, f"The bfloat16 codec's prior heads on the {len(photos)} validation photographs, as they "
+    write_results(results, f"The bfloat16 codec's prior heads on the {len(photos)} validation photographs, as they "
                                 f"are and brightened (ideal bits/dim)", table,
                   notes="+R/+G/+B: added per channel, clipped at 255; +0/+0/+0 is the photographs as they are. Each "
                         "photograph weighted by its size (the harness's validation metric weights each photograph alike).")
