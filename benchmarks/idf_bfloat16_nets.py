@@ -49,9 +49,7 @@ def in_float32(flow, group):
 
     copy = bfloat16_copy(flow)
     for net in nets_of(copy, group):
-        for conv in net.hidden_convolutions():
-            conv.dtype_policy = "float32"
-        net.bfloat16_head = None
+        net.set_precision("float32")
     return copy
 
 

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
 from compression import _each  # noqa: E402
+from idf_bfloat16_nets import mean_bits  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 from zoo import data, registry  # noqa: E402
@@ -64,7 +65,8 @@ def main(argv=None):
         measured = photo_bits(codecs[label, "float32"].flow, recipe, recipe.validation_split)
         metrics[label, "float32"], metrics[label, "bfloat16"] = measured["bpd"], measured["bpd_bfloat16"]
         if args.rounded_priors:
-            metrics[label, ROUNDED_PRIORS] = _mean_bits(bfloat16_copy(codecs[label, "float32"].flow, "rounded"), recipe)
+            validation = [image for image, _ in recipe.load(recipe.validation_split).as_numpy_iterator()]
+            metrics[label, ROUNDED_PRIORS] = mean_bits(bfloat16_copy(codecs[label, "float32"].flow, "rounded"), validation)
     for (label, precision), codec in tqdm(codecs.items(), desc="untimed first pass"):
         _each(f"{label}, {precision}", codec.compress, codec.decompress, photos)
     passes = {key: [] for key in codecs}
@@ -84,15 +86,6 @@ def main(argv=None):
                   table, notes=f"Median of {args.repeats} timed passes each, after an untimed one; each photograph coded "
                                f"alone, every decode checked bit-exact. CPU with bfloat16 matrix units: "
                                f"{'yes' if bfloat16_units() else 'no'}. Speeds on a busy machine are lower for both alike.")
-
-
-def _mean_bits(flow, recipe):
-    """`flow`'s bits per dimension averaged over the validation photographs as `photo_bits` averages them."""
-    import tensorflow as tf
-
-    measure = tf.function(flow.__call__, reduce_retracing=True)
-    bits = [float(measure(image[None])[0]) for image, _ in recipe.load(recipe.validation_split).as_numpy_iterator()]
-    return sum(bits) / len(bits)
 
 
 def _model(text):

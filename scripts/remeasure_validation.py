@@ -31,17 +31,16 @@ def remeasure(name, reason, data_dir=None, test=False):
     spec, entry = registry.spec(name), manifest.entry(name)
     if entry is None:
         raise ValueError(f"{name!r} has no published checkpoint to re-measure")
-    recipe = spec.recipe
-    metrics = training.evaluate(zoo.load(name), spec, data_dir=data_dir, split=recipe.validation_split)
+    recipe, model = spec.recipe, zoo.load(name)
+    record = {"date": datetime.date.today().isoformat(), "reason": reason}
+    metrics = training.evaluate(model, spec, data_dir=data_dir, split=recipe.validation_split)
     before = entry.get("validation", {}).get("metrics")
     entry["validation"] = {**recipe.describe(recipe.validation_split, data_dir), "metrics": metrics,
-                           "remeasured": {"date": datetime.date.today().isoformat(), "reason": reason,
-                                          "metrics_before": before}}
+                           "remeasured": {**record, "metrics_before": before}}
     print(f"{name}: validation {recipe.metric} {before and before.get(recipe.metric)} -> {metrics[recipe.metric]}")
     if test:
-        before, entry["metrics"] = entry["metrics"], training.evaluate(zoo.load(name), spec, data_dir=data_dir)
-        entry["metrics_remeasured"] = {"date": datetime.date.today().isoformat(), "reason": reason,
-                                       "metrics_before": before}
+        before, entry["metrics"] = entry["metrics"], training.evaluate(model, spec, data_dir=data_dir)
+        entry["metrics_remeasured"] = {**record, "metrics_before": before}
         latest = [h for h in entry["history"] if "withdrawn" not in h][-1]  # this checkpoint's publication
         latest["metrics"], latest["metrics_remeasured"] = entry["metrics"], entry["metrics_remeasured"]
         print(f"{name}: test {before} -> {entry['metrics']}")

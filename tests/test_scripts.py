@@ -593,9 +593,7 @@ def test_idf_bfloat16_nets_puts_exactly_one_group_back_in_float32():
     copy = bench.in_float32(flow, "couplings")
     for group in ("split priors' nets", "split priors' context nets", "last prior's context net"):
         for net in bench.nets_of(copy, group):
-            for conv in net.hidden_convolutions():
-                conv.dtype_policy = "float32"
-            net.bfloat16_head = None
+            net.set_precision("float32")
     images = [_photo((32, 48, 3), seed=2)]
     assert bench.mean_bits(copy, images) == pytest.approx(bench.mean_bits(flow, images), rel=1e-6)
     assert bench.mean_bits(bench.in_float32(flow, "none"), images) != bench.mean_bits(flow, images)

@@ -224,6 +224,13 @@ class ConvNet(keras.layers.Layer):
         """Every convolution but the head (the ones `IntegerDiscreteFlow.set_mixed_precision` may run in bfloat16)."""
         return [self.stem, *self.inner, *self.outer]
 
+    def set_precision(self, policy, bfloat16_head=None):
+        """Run the hidden convolutions in dtype policy `policy` ("float32" or "mixed_bfloat16") and the head as
+        `bfloat16_head` says (None: in float32; "rounded" or "refined": `bfloat16_conv`, outside training)."""
+        for conv in self.hidden_convolutions():
+            conv.dtype_policy = policy
+        self.bfloat16_head = bfloat16_head
+
     def call(self, x, training=None):
         h = ops.relu(self._norm(self.stem_norm, self.stem(x)))
         for inner, inner_norm, outer, outer_norm in zip(self.inner, self.inner_norms, self.outer, self.outer_norms):

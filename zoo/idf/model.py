@@ -202,9 +202,7 @@ class IntegerDiscreteFlow(keras.Model):
         corrections = [prior.context_net for prior in self.split_priors if prior.context]
         for nets, head in ((couplings, "refined"), (priors, prior_heads), (corrections, "rounded")):
             for net in nets:
-                for conv in net.hidden_convolutions():
-                    conv.dtype_policy = policy
-                net.bfloat16_head = head if heads else None
+                net.set_precision(policy, head if heads else None)
 
     def get_config(self):
         return {
