@@ -191,3 +191,22 @@ def test_checkpoint_of_a_compiled_trained_flow_reloads(tmp_path):
     checkpoint.save(flow, tmp_path, card="")
     again = checkpoint.load(tmp_path / checkpoint.CONFIG, tmp_path / checkpoint.WEIGHTS)
     np.testing.assert_array_equal(np.asarray(again(images)), np.asarray(flow(images)))
+
+
+def test_compiled_graphs_trace_once_and_take_any_batch_size_and_numpy_input():
+    import tensorflow as tf
+
+    from zoo.idf.codec import _ConcreteGraph
+
+    traces = []
+
+    def double(x, scale):
+        traces.append(1)
+        return x * scale
+
+    graph = _ConcreteGraph(double, [tf.TensorSpec((None, 2), tf.float32), tf.TensorSpec((), tf.float32)])
+    for n in (1, 3, 5):
+        out = graph(np.arange(2 * n, dtype=np.int64).reshape(n, 2), 2)  # converted to the signature's dtypes
+        assert out.dtype == tf.float32
+        np.testing.assert_array_equal(out.numpy(), 2.0 * np.arange(2 * n).reshape(n, 2))
+    assert len(traces) == 1
