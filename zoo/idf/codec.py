@@ -230,13 +230,12 @@ class Codec:
         h, w, c = (None, None, flow.image_shape[-1]) if flow.fully_convolutional else flow.image_shape
         half = lambda side, level: None if side is None else side >> (level + 1)  # noqa: E731
         spec = lambda *shape: tf.TensorSpec((None, *shape), tf.float32)  # noqa: E731
-        graph = _ConcreteGraph
-        self._flow = graph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
+        self._flow = _ConcreteGraph(flow.flow, input_signature=[tf.TensorSpec((None, h, w, c), tf.uint8)])
         last = spec(half(h, flow.levels - 1), half(w, flow.levels - 1), c * 2 ** (flow.levels + 1))
         stage = tf.TensorSpec((), tf.float32)
         where = tf.TensorSpec((None,), tf.int64)  # a stage's flat positions: keys are computed only there
         self._last_context = (  # the table keys of the last latent's later stages, or None
-            graph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage, where])
+            _ConcreteGraph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage, where])
             if flow.prior.context else None)
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
@@ -245,16 +244,18 @@ class Codec:
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
             self._level_inverse.append(
-                graph(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
+                _ConcreteGraph(functools.partial(flow.level_inverse, level), input_signature=[spec(*side, channels)])
             )
             if level < flow.levels - 1:
                 half_spec = spec(*side, channels // 2)
-                self._params.append(graph(flow.split_priors[level].params, input_signature=[half_spec]))
+                self._params.append(_ConcreteGraph(flow.split_priors[level].params, input_signature=[half_spec]))
                 index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
-                self._keys.append(graph(_offset_keys, input_signature=[half_spec, half_spec, index_spec, where]))
+                self._keys.append(
+                    _ConcreteGraph(_offset_keys, input_signature=[half_spec, half_spec, index_spec, where]))
                 prior = flow.split_priors[level]
-                self._context.append(graph(functools.partial(_context_keys, prior),
-                                           input_signature=[half_spec] * 4 + [stage, where]) if prior.context else None)
+                self._context.append(_ConcreteGraph(functools.partial(_context_keys, prior),
+                                                    input_signature=[half_spec] * 4 + [stage, where])
+                                     if prior.context else None)
 
     def tile_shape(self, h, w):
         """The (height, width, channels) of the pieces an h x w image is coded in: the model's image size
@@ -570,8 +571,9 @@ def _context_keys(prior, kept, y, mean, log_scale, stage, where):
 
 class _ConcreteGraph:
     """A `tf.function` of one input signature, traced on its first call and then called as its concrete
-    function: the same graph, without the per-call matching of arguments against traces (a few percent of
-    a photograph's coding time, over the few dozen graph calls it makes). AutoGraph is off (`Codec._compile`)."""
+    function: the same graph, without `tf.function`'s matching of each call's arguments against its traces
+    (about 2% of a photograph's coding time over the few dozen calls it makes, `benchmarks/idf_graph_calls.py`).
+    AutoGraph is off (`Codec._compile`)."""
 
     def __init__(self, function, input_signature):
         import tensorflow as tf
