@@ -579,15 +579,14 @@ class _ConcreteGraph:
         import tensorflow as tf
 
         self._function = tf.function(function, input_signature=input_signature, autograph=False)
-        self._signature = input_signature
+        self._dtypes = [spec.dtype for spec in input_signature]
+        self._convert = tf.convert_to_tensor  # called per argument on the coding path: no import there
         self._concrete = None
 
     def __call__(self, *args):
-        import tensorflow as tf
-
         if self._concrete is None:
             self._concrete = self._function.get_concrete_function()
-        return self._concrete(*(tf.convert_to_tensor(arg, spec.dtype) for arg, spec in zip(args, self._signature)))
+        return self._concrete(*(self._convert(arg, dtype) for arg, dtype in zip(args, self._dtypes)))
 
 
 def _offset_keys(mean, log_scale, index, where):
