@@ -39,6 +39,11 @@ def test_offsets_expand_to_their_blocks_and_partial_edges():
     assert scale_offsets.adapts(32, 32) and not scale_offsets.adapts(31, 400)
 
 
+def _sent_offsets(segments):
+    """The scale offsets among the side information of a chunk's segments (`Codec._chunk_segments`)."""
+    return [symbols for *_, side in segments for symbols, model, _ in side if model is scale_offsets.MODEL]
+
+
 def _patchy(shape, seed=0):
     """A photograph-like image whose right half carries far more noise than its left half."""
     image = _photo(shape, seed).astype(np.int64)
@@ -56,7 +61,7 @@ def test_offsets_round_trip_bit_exactly_and_shorten_a_stream_whose_noise_differs
     assert codec_module._chunk(batch.shape[1:]) == 5
     np.testing.assert_array_equal(codec.decompress(codec.compress(batch)), batch)
     segments = codec._chunk_segments(image[None])
-    chosen = [offsets for *_, offsets in segments if offsets is not None]
+    chosen = _sent_offsets(segments)
     assert len(chosen) == 1 and len(np.unique(chosen[0])) > 1  # the halves got different widths
     plain = Codec(codec.flow, "test-offsets", scale_offsets=False).compress(image)
     assert len(data) < len(plain)  # 3 bits per block and channel bought back and more
@@ -70,6 +75,6 @@ def test_offsets_are_sent_only_for_the_channels_of_the_first_coding_stage(stages
     codec = Codec(_flow(3, seed=4, context=8, context_stages=stages), "test-offsets")
     image = _patchy((128, 192, 3))
     segments = codec._chunk_segments(image[None])
-    [chosen] = [offsets for *_, offsets in segments if offsets is not None]
+    [chosen] = _sent_offsets(segments)
     assert chosen.shape == (1, 2, 3, sent)  # the first split's latent: 64x96 positions, 6 channels
     np.testing.assert_array_equal(codec.decompress(codec.compress(image)), image)

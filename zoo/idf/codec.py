@@ -47,7 +47,7 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import ZooError
-from zoo.idf import scale_offsets, tables
+from zoo.idf import mean_shifts, scale_offsets, tables
 from zoo.idf.layers import coding_stages
 
 MAGIC = b"Z"
@@ -185,13 +185,14 @@ class Codec:
     lacks the units). Bfloat16 streams made before the priors' heads were refined record no refinement and
     decode in that older arithmetic (`ROUNDED_PRIORS`, which `precision` also takes)."""
 
-    def __init__(self, flow, name, scale_offsets=True, precision="auto"):
+    def __init__(self, flow, name, scale_offsets=True, precision="auto", mean_shifts=True):
         _name_number(name)  # refuse a name the header cannot record before coding anything
         if precision not in (*PRECISIONS, ROUNDED_PRIORS):
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if precision == "auto":
             precision = "bfloat16" if flow.fully_convolutional and bfloat16_units() else "float32"
         self.flow, self.name, self.scale_offsets, self.precision = flow, name, scale_offsets, precision
+        self.mean_shifts = mean_shifts
         self.tag = _weights_tag(flow)
         self._siblings = {precision: self}  # precision -> codec of the same flow, for streams of the other
         means, log_scales, logits = (ops.convert_to_numpy(p) for p in flow.prior.params())
@@ -212,7 +213,7 @@ class Codec:
         """The codec of the same flow, name and offsets in `precision` (built once; this one if it is in it)."""
         with _building:
             if precision not in self._siblings:
-                sibling = Codec(self.flow, self.name, self.scale_offsets, precision)
+                sibling = Codec(self.flow, self.name, self.scale_offsets, precision, self.mean_shifts)
                 sibling._siblings = self._siblings
                 self._siblings[precision] = sibling
         return self._siblings[precision]
@@ -237,9 +238,11 @@ class Codec:
         self._last_context = (  # the table keys of the last latent's later stages, or None
             _ConcreteGraph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage, where])
             if flow.prior.context else None)
+        flat = tf.TensorSpec((None,), tf.float32)
+        self._shifted_keys = _ConcreteGraph(_shifted_keys, input_signature=[flat, flat, flat])
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
-        # (mean, log-scale), table keys of the factored-out half from those and the blocks' scale offsets, the
-        # table keys of its later stages from the context net (or None), inverse
+        # (mean, log-scale), table keys of its first stage from those and the blocks' mean shifts and scale
+        # offsets, its later stages' (mean, log-scale) from the context net (or None), inverse
         for level in range(flow.levels):
             side = half(h, level), half(w, level)
             channels = c * 4 ** (level + 1) // 2**level
@@ -250,10 +253,10 @@ class Codec:
                 half_spec = spec(*side, channels // 2)
                 self._params.append(_ConcreteGraph(flow.split_priors[level].params, input_signature=[half_spec]))
                 index_spec = tf.TensorSpec((None, None, None, channels // 2), tf.int32)
-                self._keys.append(
-                    _ConcreteGraph(_offset_keys, input_signature=[half_spec, half_spec, index_spec, where]))
+                self._keys.append(_ConcreteGraph(_offset_keys,
+                                                 input_signature=[half_spec, half_spec, index_spec, index_spec, where]))
                 prior = flow.split_priors[level]
-                self._context.append(_ConcreteGraph(functools.partial(_context_keys, prior),
+                self._context.append(_ConcreteGraph(functools.partial(_context_params, prior),
                                                     input_signature=[half_spec] * 4 + [stage, where])
                                      if prior.context else None)
 
@@ -324,7 +327,7 @@ class Codec:
             body = np.packbits(stored_images).tobytes() + images[stored_images].tobytes() + body
         stored = len(body) >= images.size
         header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored,
-                         offsets=self.scale_offsets, precision=self.precision)
+                         offsets=self.scale_offsets, precision=self.precision, shifts=self.mean_shifts)
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
@@ -338,49 +341,62 @@ class Codec:
             segments = self._chunk_segments(tiles[start : start + chunk])
             if measure:
                 bits[start : start + chunk] = self._tile_bits(segments, len(tiles[start : start + chunk]))
-            for low, width, keys, models, values, chosen in reversed(segments):
+            for low, width, keys, models, values, side in reversed(segments):
                 _encode_segment(values, low, width, keys, models, coder)
-                if chosen is not None:  # pushed last: the decoder needs them first
-                    coder.encode_reverse(chosen.reshape(-1), scale_offsets.MODEL)
+                for symbols, model, _ in reversed(side):  # pushed last: the decoder needs them first
+                    coder.encode_reverse(symbols.reshape(-1), model)
         return coder, bits
 
     def _chunk_segments(self, tiles):
-        """The chunk's latents as (low, width, keys, models, values, scale offsets or None) per segment, in
-        decode order; the offsets where `self.scale_offsets` and the latent has whole blocks. A split prior
-        with context codes a segment per stage: the first with the offsets, each later one under its context
-        net, whose view of the earlier stages' residuals adapts their scales better than offsets do."""
+        """The chunk's latents as (low, width, keys, models, values, side) per segment, in decode order; `side`
+        lists the (symbols, model, bits per tile) that precede the segment's values: a split prior's blocks'
+        mean shifts (`mean_shifts`) and scale offsets (`scale_offsets`), where the codec uses them and the
+        latent has whole blocks. A split prior with context codes a segment per stage: the first under the
+        prior, each later one under its context net, whose view of the earlier stages' residuals adapts their
+        scales better than offsets do; the offsets apply to the first stage only, the shifts to every stage."""
         splits, z = self._flow(tiles)
         segments = self._last_segments(z)
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             mean, log_scale = self._params[level](kept)
             values = ops.convert_to_numpy(y)
-            adapts = self.scale_offsets and scale_offsets.adapts(*values.shape[1:3])
-            stages = self._stage_count(level)
-            sent = _first_stage_channels(values.shape[-1], stages)  # the offsets apply to the first stage only
-            chosen = scale_offsets.choose(values[..., :sent], mean[..., :sent], log_scale[..., :sent]) if adapts else None
+            adapts = scale_offsets.adapts(*values.shape[1:3])
+            first, *later = _stages(values.shape, self._stage_count(level))
+            context = [self._context[level](kept, y, mean, log_scale, stage, where) for stage, where in
+                       enumerate(later, 1)]
+            shift, side = mean_shifts.none(values.shape), []
+            shifted_mean = ops.convert_to_numpy(mean)
+            if adapts and self.mean_shifts:
+                shift = mean_shifts.choose(values, *_coded_params(mean, log_scale, later, context))
+                shifted_mean = shifted_mean + ops.convert_to_numpy(mean_shifts.expand(shift, *values.shape[1:3]))
+                side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
             index = _no_offsets(values.shape)
-            if chosen is not None:
-                index[..., :sent] = chosen
-            first, *later = _stages(values.shape, stages)
-            keys = self._keys[level](mean, log_scale, index, first)
-            values = values.astype(np.int64).reshape(-1)
-            segments.append(self._logistic_segment(*keys) + (values[first], chosen))
-            if self._context[level] is None:
-                continue
-            segments += self._later_segments(later, values, y, self._split_context(level, kept, mean, log_scale))
+            if adapts and self.scale_offsets:
+                sent = _first_stage_channels(values.shape[-1], self._stage_count(level))  # the first stage's
+                index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
+                                                         ops.convert_to_numpy(log_scale)[..., :sent])
+                chosen = index[..., :sent]
+                side.append((chosen, scale_offsets.MODEL, np.full(len(values), math.log2(scale_offsets.OFFSETS)
+                                                                  * chosen[0].size)))
+            flat = values.astype(np.int64).reshape(-1)
+            keys = self._keys[level](mean, log_scale, index, shift, first)
+            segments.append(self._logistic_segment(*keys) + (flat[first], side))
+            shifts_at = _flat_shifts(shift, values.shape)
+            segments += [self._logistic_segment(*self._shifted_keys(stage_mean, stage_log_scale, shifts_at[where]))
+                         + (flat[where], []) for (stage_mean, stage_log_scale), where in zip(context, later)]
         return segments
 
-    def _split_context(self, level, kept, mean, log_scale):
-        """keys_of(latent, stage, where) of split `level`'s later stages (`_later_segments`), given its kept half
-        and its prior's parameters."""
-        return lambda latent, stage, where: self._context[level](kept, latent, mean, log_scale, stage, where)
+    def _split_context(self, level, kept, mean, log_scale, shifts_at):
+        """keys_of(latent, stage, where) of split `level`'s later stages (`_decode_later`), given its kept half,
+        its prior's parameters and its flat mean shifts."""
+        return lambda latent, stage, where: self._shifted_keys(
+            *self._context[level](kept, latent, mean, log_scale, stage, where), shifts_at[where])
 
     def _later_segments(self, later, values, latent, keys_of):
         """The segments of a latent's stages after the first (`later`, their flat indices), each under the
         tables `keys_of(latent, stage, where)` derives from the stages before (at the stage's flat positions
         `where`); `values` is the latent, flat int64."""
-        return [self._logistic_segment(*keys_of(latent, stage, where)) + (values[where], None)
+        return [self._logistic_segment(*keys_of(latent, stage, where)) + (values[where], [])
                 for stage, where in enumerate(later, 1)]
 
     def _decode_later(self, coder, later, latent, shape, keys_of):
@@ -398,9 +414,9 @@ class Codec:
     def _tile_bits(self, segments, n):
         """The information content (bits) of each of the `n` tiles of a chunk under the tables that code it."""
         bits = np.zeros(n)
-        for low, width, keys, models, values, chosen in segments:
-            if chosen is not None:
-                bits += math.log2(scale_offsets.OFFSETS) * chosen[0].size
+        for low, width, keys, models, values, side in segments:
+            for *_, side_bits in side:
+                bits += side_bits
             counts = self._prior_counts if models is self._prior_models else self._logistic_counts
             symbols, outside = tables.to_symbols(values, low, width)
             order, groups = _grouped(keys)
@@ -418,9 +434,9 @@ class Codec:
         values = ops.convert_to_numpy(z).reshape(-1).astype(np.int64)
         low, width, keys, models = self._prior_segment(tuple(z.shape))
         if self._last_context is None:
-            return [(low, width, keys, models, values, None)]
+            return [(low, width, keys, models, values, [])]
         first, *later = _stages(tuple(z.shape), self.flow.prior.stages)
-        segments = [(low[first], width[first], keys[first], models, values[first], None)]
+        segments = [(low[first], width[first], keys[first], models, values[first], [])]
         return segments + self._later_segments(later, values, z, self._last_context)
 
     def _decode_last(self, coder, shape):
@@ -479,10 +495,11 @@ class Codec:
         if header.mixed:
             stored_images, raw, payload = _split_mixed(payload, shape)
             images[stored_images] = raw
-        images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]), header.offsets)
+        images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]),
+                                                    header.offsets, header.shifts)
         return self._checked(images, header, data)
 
-    def _decode_tiles(self, payload, shape, offsets=True):
+    def _decode_tiles(self, payload, shape, offsets=True, shifts=True):
         """The `shape` images whose tiles the rANS words in `payload` hold."""
         if len(payload) % 4:
             raise CodecError("stream is truncated or corrupted (payload is not whole 32-bit words)")
@@ -495,7 +512,7 @@ class Codec:
         chunk = _chunk(tile_shape)
         try:
             tiles = np.concatenate(
-                [self._decode_chunk(coder, min(chunk, count - start), tile_shape, offsets)
+                [self._decode_chunk(coder, min(chunk, count - start), tile_shape, offsets, shifts)
                  for start in range(0, count, chunk)]
             )
         except (ValueError, RuntimeError, OverflowError) as e:
@@ -512,30 +529,32 @@ class Codec:
             raise CodecError("stream is corrupted: the decoded pixels fail the CRC32 check")
         return images[0] if header.n == 0 else images
 
-    def _decode_split(self, coder, level, kept, offsets):
+    def _decode_split(self, coder, level, kept, offsets, shifts):
         """The factored-out half of split `level` (int64, the shape of its prior's parameters), given the kept half."""
         mean, log_scale = self._params[level](kept)
         stages = self._stage_count(level)
-        sent = _first_stage_channels(mean.shape[-1], stages)
-        index = _decode_offsets(coder, mean.shape, sent) if offsets else _no_offsets(mean.shape)
         shape = tuple(mean.shape)
+        shift = _decode_shifts(coder, shape) if shifts else mean_shifts.none(shape)
+        sent = _first_stage_channels(shape[-1], stages)
+        index = _decode_offsets(coder, shape, sent) if offsets else _no_offsets(shape)
         first, *later = _stages(shape, stages)
-        keys = self._keys[level](mean, log_scale, index, first)
+        keys = self._keys[level](mean, log_scale, index, shift, first)
         first_values = _decode_segment(*self._logistic_segment(*keys), coder)
         if self._context[level] is None:
             return first_values.reshape(shape)
         y = np.zeros(math.prod(shape), np.int64)
         y[first] = first_values
-        return self._decode_later(coder, later, y, shape, self._split_context(level, kept, mean, log_scale))
+        keys_of = self._split_context(level, kept, mean, log_scale, _flat_shifts(shift, shape))
+        return self._decode_later(coder, later, y, shape, keys_of)
 
-    def _decode_chunk(self, coder, n, tile_shape, offsets=True):
+    def _decode_chunk(self, coder, n, tile_shape, offsets=True, shifts=True):
         th, tw, tc = tile_shape
         levels = self.flow.levels
         shape = (n, th >> levels, tw >> levels, tc * 2 ** (levels + 1))  # the last latent: 4**L C / 2**(L-1)
         z = ops.convert_to_tensor(self._decode_last(coder, shape).astype(np.float32))
         for level in reversed(range(self.flow.levels)):
             if level < self.flow.levels - 1:
-                y = self._decode_split(coder, level, z, offsets)
+                y = self._decode_split(coder, level, z, offsets, shifts)
                 z = ops.concatenate([z, ops.convert_to_tensor(y.astype(np.float32))], axis=-1)
             z = self._level_inverse[level](z)
         return ops.convert_to_numpy(ops.cast(ops.clip(z + 128.0, 0, 255), "uint8"))
@@ -563,10 +582,10 @@ def _last_context_keys(prior, z, stage, where):
     return _keys_at(*prior.context_params(z, stage), where)
 
 
-def _context_keys(prior, kept, y, mean, log_scale, stage, where):
-    """(base, key) of a split prior's latent's values at `where` as stage `stage` codes them, from its context
-    net (no scale offsets)."""
-    return _keys_at(*prior.context_params(kept, y, mean, log_scale, stage), where)
+def _context_params(prior, kept, y, mean, log_scale, stage, where):
+    """(mean, log-scale) of a split prior's latent's values at `where`, flat, as stage `stage` codes them, from
+    its context net (before mean shifts; no scale offsets)."""
+    return tuple(ops.take(ops.reshape(t, (-1,)), where) for t in prior.context_params(kept, y, mean, log_scale, stage))
 
 
 class _ConcreteGraph:
@@ -589,11 +608,39 @@ class _ConcreteGraph:
         return self._concrete(*(self._convert(arg, dtype) for arg, dtype in zip(args, self._dtypes)))
 
 
-def _offset_keys(mean, log_scale, index, where):
-    """(base, key) of a split prior's values at `where` (its first stage), its log-scales moved by their
-    blocks' offsets."""
+def _offset_keys(mean, log_scale, index, shift, where):
+    """(base, key) of a split prior's values at `where` (its first stage), its means moved by their blocks'
+    shifts (`shift`) and its log-scales by their blocks' offsets (`index`)."""
     height, width = ops.shape(mean)[1], ops.shape(mean)[2]
-    return _keys_at(mean, log_scale + scale_offsets.expand(index, height, width), where)
+    return _keys_at(mean + mean_shifts.expand(shift, height, width),
+                    log_scale + scale_offsets.expand(index, height, width), where)
+
+
+def _shifted_keys(mean, log_scale, shift):
+    """(base, key) of logistics (`mean` + `shift`, `log_scale`), all flat."""
+    return tables.logistic_keys(mean + shift, log_scale)
+
+
+def _coded_params(mean, log_scale, later, context):
+    """(mean, log-scale) that code each value of a split prior's latent, as NumPy arrays: the prior's, and at
+    the later stages' flat positions `later`, the context net's `context` [(mean, log-scale) there]."""
+    mean, log_scale = np.array(mean), np.array(log_scale)
+    for where, (stage_mean, stage_log_scale) in zip(later, context):
+        mean.reshape(-1)[where], log_scale.reshape(-1)[where] = stage_mean, stage_log_scale
+    return mean, log_scale
+
+
+def _flat_shifts(shift, shape):
+    """The mean shift of every value of a latent of `shape`, flat (float32), from its blocks' `shift` index."""
+    return ops.convert_to_numpy(mean_shifts.expand(shift, shape[1], shape[2])).reshape(-1)
+
+
+def _decode_shifts(coder, shape):
+    """The blocks' mean shift indices of a latent of `shape`, from the stream where it has them."""
+    if not scale_offsets.adapts(*shape[1:3]):
+        return mean_shifts.none(shape)
+    index_shape = mean_shifts.none(shape).shape
+    return coder.decode(mean_shifts.MODEL, math.prod(index_shape)).reshape(index_shape).astype(np.int32)
 
 
 def _no_offsets(shape):
@@ -761,18 +808,20 @@ class _Header:
     a bfloat16 stream without it decodes in the older arithmetic (`ROUNDED_PRIORS`).
     """
 
-    RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16, REFINED_PRIORS = 1, 2, 4, 8, 16, 32, 64  # flag bits
+    RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16, REFINED_PRIORS, MEAN_SHIFTS = 1, 2, 4, 8, 16, 32, 64, 128  # flags
     _PRECISION_FLAGS = {"float32": 0, ROUNDED_PRIORS: BFLOAT16, "bfloat16": BFLOAT16 | REFINED_PRIORS}
     _FLAGS_PRECISION = {bits: precision for precision, bits in _PRECISION_FLAGS.items()}  # refined alone: invalid
 
-    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, precision="float32"):
+    def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, precision="float32",
+                 shifts=True):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
         self.stored, self.mixed, self.size, self.offsets, self.precision = stored, mixed, size, offsets, precision
+        self.shifts = shifts
 
     def pack(self):
         flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
         flags |= (self.MIXED if self.mixed else 0) | (0 if self.offsets else self.NO_OFFSETS)
-        flags |= self._PRECISION_FLAGS[self.precision]
+        flags |= self._PRECISION_FLAGS[self.precision] | (self.MEAN_SHIFTS if self.shifts else 0)
         shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
         return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
@@ -797,11 +846,11 @@ class _Header:
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         mixed = bool(flags & cls.MIXED)
         precision = cls._FLAGS_PRECISION.get(flags & (cls.BFLOAT16 | cls.REFINED_PRIORS))
-        if flags >= 128 or precision is None or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 \
+        if precision is None or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 \
                 or len(data) < pos + 4 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,
-                   offsets=not flags & cls.NO_OFFSETS, precision=precision)
+                   offsets=not flags & cls.NO_OFFSETS, precision=precision, shifts=bool(flags & cls.MEAN_SHIFTS))
 
     def check_size(self, max_pixels):
         pixels = max(self.n, 1) * self.h * self.w

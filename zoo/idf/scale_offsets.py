@@ -48,24 +48,35 @@ def choose(y, mean, log_scale):
     """The offset index (int32, (N, rows, columns, C)) of every block and channel of latent `y` (N, H, W, C),
     given its prior's `mean` and `log_scale`: the one nearest to log(mean |y - mean| / scale / 2 ln 2)."""
     y, mean, log_scale = (np.asarray(a, np.float32) for a in (y, mean, log_scale))
-    n, h, w, c = y.shape
-    rows, cols = blocks(h, w)
-    ratio = np.abs(y - mean) * np.exp(-log_scale)
-    padded = np.zeros((n, rows * BLOCK, cols * BLOCK, c), np.float32)
-    counts = np.zeros((1, rows * BLOCK, cols * BLOCK, 1), np.float32)
-    padded[:, :h, :w], counts[:, :h, :w] = ratio, 1.0
-    mean_ratio = _block_sums(padded) / _block_sums(counts)
+    mean_ratio = block_means(np.abs(y - mean) * np.exp(-log_scale))
     k = np.round(np.log(np.maximum(mean_ratio, 1e-6) / LOGISTIC_MEAN_ABS) / STEP) + OFFSETS // 2
     return np.clip(k, 0, OFFSETS - 1).astype(np.int32)
+
+
+def block_means(values, weights=None):
+    """The (`weights`-weighted) mean of `values` (N, H, W, C) over each block and channel, (N, rows, columns, C);
+    a partial last row or column of blocks averages what it has."""
+    weights = np.ones((1, *values.shape[1:3], 1), np.float32) if weights is None else weights
+    n, h, w, c = values.shape
+    rows, cols = blocks(h, w)
+    padded_values = np.zeros((n, rows * BLOCK, cols * BLOCK, c), np.float32)
+    padded_weights = np.zeros((weights.shape[0], rows * BLOCK, cols * BLOCK, weights.shape[-1]), np.float32)
+    padded_values[:, :h, :w], padded_weights[:, :h, :w] = values * weights, weights
+    return _block_sums(padded_values) / np.maximum(_block_sums(padded_weights), 1e-30)
 
 
 def expand(index, height, width):
     """The log-scale offset at every position of a `height` x `width` latent from its blocks' `index`
     (`keras.ops`, float32: encoder and decoder add exactly the same numbers)."""
-    offsets = (ops.cast(index, "float32") - OFFSETS // 2) * STEP
-    n, rows, cols, channels = ops.shape(offsets)
-    offsets = ops.broadcast_to(offsets[:, :, None, :, None, :], (n, rows, BLOCK, cols, BLOCK, channels))
-    return ops.reshape(offsets, (n, rows * BLOCK, cols * BLOCK, channels))[:, :height, :width]
+    return per_position((ops.cast(index, "float32") - OFFSETS // 2) * STEP, height, width)
+
+
+def per_position(per_block, height, width):
+    """A (N, rows, columns, C) tensor of one value per block, repeated over the block's positions of a
+    `height` x `width` latent (`keras.ops`)."""
+    n, rows, cols, channels = ops.shape(per_block)
+    per_block = ops.broadcast_to(per_block[:, :, None, :, None, :], (n, rows, BLOCK, cols, BLOCK, channels))
+    return ops.reshape(per_block, (n, rows * BLOCK, cols * BLOCK, channels))[:, :height, :width]
 
 
 def _block_sums(x):

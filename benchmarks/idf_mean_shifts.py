@@ -1,0 +1,95 @@
+"""What the split priors' mean shifts per block save, side by side: each photo model codes the validation
+photographs (whole, each alone, every decode checked) without and with them, as they are and, for the RGB
+model, brightened to a whole overexposed sky (red and green +128, clipped at 255, as kodim20's).
+
+The shifts (`zoo.idf.mean_shifts`) are a codec choice, not a model's: the encoder moves a split prior's means
+per 32x32 block of a latent and channel and sends the choice under fixed frequencies. This script is how they
+were chosen, on validation: it also counts how often each shift is chosen on the RGB model's validation
+photographs as they are, the frequencies `mean_shifts.COUNTS` holds. The Kodak figures come from
+`benchmarks/compression.py --kodak`.
+
+Writes results/idf_mean_shifts.md.
+
+Usage:
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/idf_mean_shifts.py
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).parent))
+from idf_highlights import brightened  # noqa: E402
+from results_file import markdown_table, write_results  # noqa: E402
+
+SKY = (128, 128, 0)
+
+
+def coded_bits(codec, photos, label):
+    """(bits per dimension of `photos` each coded alone by `codec`, seconds to encode and decode them)."""
+    codec.compress(photos[0][:64, :64])  # trace the graphs before timing
+    start, size = time.perf_counter(), 0
+    for image in tqdm(photos, desc=label, unit="photo"):
+        data = codec.compress(image)
+        if not np.array_equal(codec.decompress(data), image):
+            raise AssertionError(f"{label}: a validation photograph did not decode bit for bit")
+        size += len(data)
+    return 8 * size / sum(image.size for image in photos), time.perf_counter() - start
+
+
+def chosen_shifts(codec, photos):
+    """How often the encoder of `codec` picks each mean shift on `photos` (every split latent with blocks)."""
+    from zoo.idf import mean_shifts
+
+    counts = np.zeros(mean_shifts.SHIFTS, np.int64)
+    for image in photos:
+        for *_, side in codec._chunk_segments(image[None]):
+            for symbols, model, _ in side:
+                if model is mean_shifts.MODEL:
+                    counts += np.bincount(symbols.reshape(-1), minlength=mean_shifts.SHIFTS)
+    return counts
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="*", default=["idf-photos", "idf-gray"])
+    args = parser.parse_args(argv)
+    from zoo import registry
+    from zoo.idf import mean_shifts
+    from zoo.idf.codec import Codec
+
+    rows, counts = [], None
+    for name in args.models:
+        recipe = registry.spec(name).recipe
+        photos = [image.numpy() for image, _ in recipe.load(recipe.validation_split)]
+        with_shifts = Codec.for_model(name)
+        without = Codec(with_shifts.flow, name, mean_shifts=False)
+        sets = [("as they are", photos)]
+        if photos[0].shape[-1] == 3:
+            sets.append((f"brightened +{SKY[0]}/+{SKY[1]}/+{SKY[2]}", [brightened(p, SKY) for p in photos]))
+            counts = chosen_shifts(with_shifts, photos)
+        for label, images in sets:
+            before, before_s = coded_bits(without, images, f"{name}, {label}, without shifts")
+            after, after_s = coded_bits(with_shifts, images, f"{name}, {label}, with shifts")
+            change = after - before
+            rows.append([f"`{name}`", label, str(len(images)), f"{before:.4f}", f"{before_s:.1f}", f"{after:.4f}",
+                         f"{after_s:.1f}", f"{change:+.4f} ({100 * change / before:+.2f}%)"])
+            print(rows[-1], flush=True)
+    table = markdown_table(["model", "validation photographs", "count", "coded without shifts, bits/dim",
+                            "encode + decode s", "coded with shifts, bits/dim", "encode + decode s", "change"], rows)
+    notes = ("The shifts' side information is in the coded figures; both columns have the scale offsets. Times "
+             "include the decode check and depend on what else ran on the machine.")
+    if counts is not None:
+        grid = ", ".join(f"{(k - mean_shifts.SHIFTS // 2) * mean_shifts.STEP:+g}: {c}" for k, c in enumerate(counts))
+        notes += f" Shifts chosen on the RGB model's validation photographs as they are (lattice units: blocks): {grid}."
+    print(table, "\n", notes)
+    write_results("idf_mean_shifts", "The split priors' mean shifts per block, on the validation photographs (whole, "
+                  "each coded alone, every decode checked)", table, notes=notes)
+
+
+if __name__ == "__main__":
+    main()
