@@ -3,9 +3,12 @@ photographs (whole, each alone, every decode checked) without and with them, as 
 model, brightened to a whole overexposed sky (red and green +128, clipped at 255, as kodim20's).
 
 The shifts (`zoo.idf.mean_shifts`) are a codec choice, not a model's: the encoder moves a split prior's means
-per 32x32 block of a latent and channel and sends the choice under fixed frequencies. This script is how they
-were chosen, on validation: it also counts how often each shift is chosen on the RGB model's validation
-photographs as they are, the frequencies `mean_shifts.COUNTS` holds. The Kodak figures come from
+per 32x32 block of a latent and channel, and, in the same streams, widens or narrows its later coding
+stages' scales per block as `scale_offsets` does the first stage's; both choices go in the stream under
+fixed frequencies, as are the first stage's offsets in these streams (3 bits each before). This script is how
+they were chosen, on validation: it also counts how often each shift and offset is chosen on the RGB model's
+validation photographs as they are, the frequencies `mean_shifts.COUNTS`, `scale_offsets.FIRST_COUNTS` and
+`scale_offsets.LATER_COUNTS` hold (plus one). The Kodak figures come from
 `benchmarks/compression.py --kodak`.
 
 Writes results/idf_mean_shifts.md.
@@ -41,16 +44,15 @@ def coded_bits(codec, photos, label):
     return 8 * size / sum(image.size for image in photos), time.perf_counter() - start
 
 
-def chosen_shifts(codec, photos):
-    """How often the encoder of `codec` picks each mean shift on `photos` (every split latent with blocks)."""
-    from zoo.idf import mean_shifts
-
-    counts = np.zeros(mean_shifts.SHIFTS, np.int64)
+def chosen(codec, photos, model, size):
+    """How often the encoder of `codec` picks each of the `size` symbols it sends under `model` (a side
+    information's) on `photos`."""
+    counts = np.zeros(size, np.int64)
     for image in photos:
         for *_, side in codec._chunk_segments(image[None]):
-            for symbols, model, _ in side:
-                if model is mean_shifts.MODEL:
-                    counts += np.bincount(symbols.reshape(-1), minlength=mean_shifts.SHIFTS)
+            for symbols, symbol_model, _ in side:
+                if symbol_model is model:
+                    counts += np.bincount(symbols.reshape(-1), minlength=size)
     return counts
 
 
@@ -59,7 +61,7 @@ def main(argv=None):
     parser.add_argument("models", nargs="*", default=["idf-photos", "idf-gray"])
     args = parser.parse_args(argv)
     from zoo import registry
-    from zoo.idf import mean_shifts
+    from zoo.idf import mean_shifts, scale_offsets
     from zoo.idf.codec import Codec
 
     rows, counts = [], None
@@ -71,7 +73,9 @@ def main(argv=None):
         sets = [("as they are", photos)]
         if photos[0].shape[-1] == 3:
             sets.append((f"brightened +{SKY[0]}/+{SKY[1]}/+{SKY[2]}", [brightened(p, SKY) for p in photos]))
-            counts = chosen_shifts(with_shifts, photos)
+            counts = (chosen(with_shifts, photos, mean_shifts.MODEL, mean_shifts.SHIFTS),
+                      chosen(with_shifts, photos, scale_offsets.FIRST_MODEL, scale_offsets.OFFSETS),
+                      chosen(with_shifts, photos, scale_offsets.LATER_MODEL, scale_offsets.OFFSETS))
         for label, images in sets:
             before, before_s = coded_bits(without, images, f"{name}, {label}, without shifts")
             after, after_s = coded_bits(with_shifts, images, f"{name}, {label}, with shifts")
@@ -81,13 +85,18 @@ def main(argv=None):
             print(rows[-1], flush=True)
     table = markdown_table(["model", "validation photographs", "count", "coded without shifts, bits/dim",
                             "encode + decode s", "coded with shifts, bits/dim", "encode + decode s", "change"], rows)
-    notes = ("The shifts' side information is in the coded figures; both columns have the scale offsets. Times "
-             "include the decode check and depend on what else ran on the machine.")
+    notes = ("With shifts: the mean shifts and the later stages' scale offsets, their side information in the coded "
+             "figures; both columns have the first stage's scale offsets. Times include the decode check and depend "
+             "on what else ran on the machine.")
     if counts is not None:
-        grid = ", ".join(f"{(k - mean_shifts.SHIFTS // 2) * mean_shifts.STEP:+g}: {c}" for k, c in enumerate(counts))
-        notes += f" Shifts chosen on the RGB model's validation photographs as they are (lattice units: blocks): {grid}."
+        shifts = ", ".join(f"{(k - mean_shifts.SHIFTS // 2) * mean_shifts.STEP:+g}: {c}" for k, c in enumerate(counts[0]))
+        first, later = (", ".join(f"{(k - scale_offsets.OFFSETS // 2) * scale_offsets.STEP:+g}: {c}"
+                                  for k, c in enumerate(stage_counts)) for stage_counts in counts[1:])
+        notes += (f" Chosen on the RGB model's validation photographs as they are (blocks): mean shifts (lattice "
+                  f"units) {shifts}; first stage's log-scale offsets {first}; later stages' {later}.")
     print(table, "\n", notes)
-    write_results("idf_mean_shifts", "The split priors' mean shifts per block, on the validation photographs (whole, "
+    write_results("idf_mean_shifts", "The split priors' mean shifts and later-stage scale offsets per block, on the "
+                  "validation photographs (whole, "
                   "each coded alone, every decode checked)", table, notes=notes)
 
 

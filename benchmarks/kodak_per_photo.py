@@ -1,6 +1,7 @@
 """Where an IDF model wins and loses on Kodak: bits/dim per photograph for WebP lossless, JPEG 2000 and
 JPEG XL beside `idf-photos` in its default precision (and in float32 beside a bfloat16 default, and any
-`--candidate` weights), with the share of each photograph's pixels
+`--candidate` weights, and with `--without-shifts` the default codec without its mean shifts per block, as
+streams were before them), with the share of each photograph's pixels
 that have a channel at 255 (blown-out highlights).
 
 Every stream is decoded and checked bit-exact. The Kodak photographs are the test split: this reports a
@@ -10,6 +11,7 @@ Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/kodak_per_photo.py
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/kodak_per_photo.py \\
         --candidate "before (94a5927)=runs/before/hub/zoo-models/idf-photos/model.weights.h5"
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/kodak_per_photo.py --without-shifts
 
 Writes results/kodak_per_photo.md.
 """
@@ -35,8 +37,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidate", action="append", default=[], metavar="LABEL=WEIGHTS",
                         help="also code with idf-photos loaded with WEIGHTS, in a column named LABEL (repeatable)")
+    parser.add_argument("--without-shifts", action="store_true",
+                        help="also code with the default codec without mean shifts (zoo.idf.mean_shifts)")
     args = parser.parse_args(argv)
     codecs = {f"`idf-photos`, {codec.precision}": codec for codec in precisions("idf-photos")}
+    if args.without_shifts:
+        default = Codec.for_model("idf-photos")
+        codecs[f"`idf-photos`, {default.precision}, without mean shifts"] = Codec(
+            default.flow, "idf-photos", precision=default.precision, mean_shifts=False)
     for text in args.candidate:
         label, _, weights = text.rpartition("=")
         if not label or not Path(weights).is_file():

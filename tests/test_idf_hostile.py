@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from zoo.idf import Codec, CodecError, compress, decompress
-from zoo.idf.codec import MAX_PIXELS, VERSION, _Header, _name_number, _varint
+from zoo.idf.codec import MAX_PIXELS, ROUNDED_PRIORS, VERSION, _Header, _name_number, _varint
 
 RNG = np.random.default_rng(0)
 
@@ -99,8 +99,10 @@ def _fuzz(count, seed):
     mixed = np.concatenate([_image((1, 32, 32, 3), 5), noise])
     originals = [_image((32, 32, 3), 1), _image((2, 32, 48, 3), 2), _image((17, 9, 1), 3), _image((1, 1, 3), 4), mixed]
     for name in zoo.list_models("idf-*", pretrained=True):  # a model's first load and tracing are not the damage's
-        channels = Codec.for_model(name).flow.image_shape[-1]  # cost: a mutated name may call any published model
-        decompress(compress(_image((64, 64, channels)), model=name))
+        channels = Codec.for_model(name).flow.image_shape[-1]  # cost: a mutated name may call any published model,
+        for precision in ("float32", "bfloat16", ROUNDED_PRIORS):  # and mutated flags any of its arithmetics
+            codec = Codec.for_model(name, precision)
+            codec.decompress(codec.compress(_image((64, 64, channels))))
     slowest = 0.0
     outcomes = {"refused": 0, "intact": 0}
     for original in originals:

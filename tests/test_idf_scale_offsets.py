@@ -41,7 +41,8 @@ def test_offsets_expand_to_their_blocks_and_partial_edges():
 
 def _sent_offsets(segments):
     """The scale offsets among the side information of a chunk's segments (`Codec._chunk_segments`)."""
-    return [symbols for *_, side in segments for symbols, model, _ in side if model is scale_offsets.MODEL]
+    first = (scale_offsets.MODEL, scale_offsets.FIRST_MODEL)  # without and with mean shifts
+    return [symbols for *_, side in segments for symbols, model, _ in side if any(model is m for m in first)]
 
 
 def _patchy(shape, seed=0):
@@ -78,3 +79,26 @@ def test_offsets_are_sent_only_for_the_channels_of_the_first_coding_stage(stages
     [chosen] = _sent_offsets(segments)
     assert chosen.shape == (1, 2, 3, sent)  # the first split's latent: 64x96 positions, 6 channels
     np.testing.assert_array_equal(codec.decompress(codec.compress(image)), image)
+
+
+def test_the_later_stages_offsets_measure_only_their_positions():
+    """`where` restricts a block's measure to the given positions: values exact at the first stage's positions
+    and twice as wide as predicted at the later ones get the offset of a doubled scale for the later ones."""
+    rng = np.random.default_rng(3)
+    shape = (1, 64, 64, 2)
+    mean, log_scale = np.zeros(shape, np.float32), np.full(shape, 2.0, np.float32)
+    later = (np.indices((64, 64)).sum(axis=0) % 2 == 1)[None, :, :, None]  # the checkerboard's second stage
+    y = np.where(later, np.round(2.0 * np.exp(2.0) * rng.logistic(size=shape)), 0.0)
+    index = scale_offsets.choose(y, mean, log_scale, where=later)
+    doubled = round(math.log(2.0) / scale_offsets.STEP) + scale_offsets.OFFSETS // 2
+    assert np.all(np.abs(index - min(doubled, scale_offsets.OFFSETS - 1)) <= 1)
+    assert np.all(scale_offsets.choose(y, mean, log_scale) < index)  # the exact half pulls the whole block's down
+
+
+@pytest.mark.parametrize("context, sent", [(8, 6), (0, None)])
+def test_streams_with_mean_shifts_send_later_stage_offsets_for_every_channel_of_a_prior_with_context(context, sent):
+    codec = Codec(_flow(3, seed=4, context=context, context_stages=4), "test-offsets")
+    segments = codec._chunk_segments(_patchy((128, 192, 3))[None])
+    later = [symbols for *_, side in segments for symbols, model, _ in side if model is scale_offsets.LATER_MODEL]
+    assert [offsets.shape[-1] for offsets in later] == ([sent] if sent else [])
+    np.testing.assert_array_equal(codec.decompress(codec.compress(_patchy((128, 192, 3)))), _patchy((128, 192, 3)))

@@ -16,11 +16,13 @@ begins its body with one bit per image (set: stored) and the stored images'
 raw pixels, then the rANS words of the others, so no image of a batch costs
 more than its raw pixels (plus its bit). Where a split prior's latent holds whole
 blocks of `scale_offsets.BLOCK` positions (photographs; not 32x32 tiles), the
-rANS words carry, before that latent's values, one scale offset per block and
-channel that the encoder chose and the decoder applies. A split prior with context
-(`SplitPrior(context=..., stages=...)`) has its latent coded in stages (`layers.coding_stages`): the first
-under the prior's tables (the offsets apply to it only, and are sent only for the channels it has values
-in), each later one under tables its context net derives from the stages before. A last prior with context
+rANS words carry, before that latent's values, what the encoder chose per block and
+channel and the decoder applies: a mean shift (`mean_shifts`; streams with the "mean shifts" flag) and a
+scale offset. A split prior with context (`SplitPrior(context=..., stages=...)`) has its latent coded in
+stages (`layers.coding_stages`): the first under the prior's tables, each later one under tables its
+context net derives from the stages before. The mean shifts apply to every stage; the scale offsets to the
+first (sent only for the channels it has values in) and, in streams with mean shifts, a second set to the
+later stages. A last prior with context
 (`MixturePrior(context=...)`) has the last latent coded in its `stages` the same way, the first under its
 mixtures.
 The CRC32 covers the header and the
@@ -172,8 +174,10 @@ ROUNDED_PRIORS = "bfloat16-rounded-priors"  # the bfloat16 arithmetic of streams
 class Codec:
     """Codes images with one `IntegerDiscreteFlow`; `name` is what streams record to find it again.
 
-    `scale_offsets=False` codes without the split priors' scale offsets per block (`scale_offsets`), to
-    measure what they save; the stream records the choice, so any codec of the flow decodes it.
+    `scale_offsets=False` codes without the split priors' scale offsets per block (`scale_offsets`), and
+    `mean_shifts=False` without their mean shifts per block (`mean_shifts`) and the later stages' offsets, as
+    streams were before them, to measure what they save; the stream records the choices, so any codec of the
+    flow decodes it.
 
     `precision`: the arithmetic of the flow's networks. "float32"; "bfloat16": every convolution multiplies
     in bfloat16 and sums in float32, hidden layers rounded to bfloat16, the couplings' translations refined
@@ -239,7 +243,7 @@ class Codec:
             _ConcreteGraph(functools.partial(_last_context_keys, flow.prior), input_signature=[last, stage, where])
             if flow.prior.context else None)
         flat = tf.TensorSpec((None,), tf.float32)
-        self._shifted_keys = _ConcreteGraph(_shifted_keys, input_signature=[flat, flat, flat])
+        self._shifted_keys = _ConcreteGraph(_shifted_keys, input_signature=[flat] * 4)
         self._params, self._keys, self._context, self._level_inverse = [], [], [], []  # per level: split prior's
         # (mean, log-scale), table keys of its first stage from those and the blocks' mean shifts and scale
         # offsets, its later stages' (mean, log-scale) from the context net (or None), inverse
@@ -365,32 +369,44 @@ class Codec:
             context = [self._context[level](kept, y, mean, log_scale, stage, where) for stage, where in
                        enumerate(later, 1)]
             shift, side = mean_shifts.none(values.shape), []
-            shifted_mean = ops.convert_to_numpy(mean)
+            index, later_index = _no_offsets(values.shape), _no_offsets(values.shape)
+            shifted_mean, log_scale_values = ops.convert_to_numpy(mean), ops.convert_to_numpy(log_scale)
             if adapts and self.mean_shifts:
-                shift = mean_shifts.choose(values, *_coded_params(mean, log_scale, later, context))
-                shifted_mean = shifted_mean + ops.convert_to_numpy(mean_shifts.expand(shift, *values.shape[1:3]))
+                coded_mean, coded_log_scale = _coded_params(mean, log_scale, later, context)
+                shift = mean_shifts.choose(values, coded_mean, coded_log_scale)
+                shift_values = ops.convert_to_numpy(mean_shifts.expand(shift, *values.shape[1:3]))
+                shifted_mean = shifted_mean + shift_values
                 side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
-            index = _no_offsets(values.shape)
             if adapts and self.scale_offsets:
                 sent = _first_stage_channels(values.shape[-1], self._stage_count(level))  # the first stage's
                 index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
-                                                         ops.convert_to_numpy(log_scale)[..., :sent])
+                                                         log_scale_values[..., :sent])
                 chosen = index[..., :sent]
-                side.append((chosen, scale_offsets.MODEL, np.full(len(values), math.log2(scale_offsets.OFFSETS)
-                                                                  * chosen[0].size)))
+                if self.mean_shifts:
+                    side.append((chosen, scale_offsets.FIRST_MODEL,
+                                 scale_offsets.information(chosen, scale_offsets.FIRST_COUNTS)))
+                else:
+                    side.append((chosen, scale_offsets.MODEL,
+                                 np.full(len(values), math.log2(scale_offsets.OFFSETS) * chosen[0].size)))
+                if later and self.mean_shifts:
+                    later_index = scale_offsets.choose(values, coded_mean + shift_values, coded_log_scale,
+                                                       where=_later_mask(values.shape[1:], len(later) + 1))
+                    side.append((later_index, scale_offsets.LATER_MODEL,
+                                 scale_offsets.information(later_index, scale_offsets.LATER_COUNTS)))
             flat = values.astype(np.int64).reshape(-1)
             keys = self._keys[level](mean, log_scale, index, shift, first)
             segments.append(self._logistic_segment(*keys) + (flat[first], side))
-            shifts_at = _flat_shifts(shift, values.shape)
-            segments += [self._logistic_segment(*self._shifted_keys(stage_mean, stage_log_scale, shifts_at[where]))
-                         + (flat[where], []) for (stage_mean, stage_log_scale), where in zip(context, later)]
+            shifts_at, offsets_at = _flat_blocks(shift, later_index, values.shape)
+            segments += [self._logistic_segment(*self._shifted_keys(stage_mean, stage_log_scale, shifts_at[where],
+                                                                    offsets_at[where])) + (flat[where], [])
+                         for (stage_mean, stage_log_scale), where in zip(context, later)]
         return segments
 
-    def _split_context(self, level, kept, mean, log_scale, shifts_at):
+    def _split_context(self, level, kept, mean, log_scale, shifts_at, offsets_at):
         """keys_of(latent, stage, where) of split `level`'s later stages (`_decode_later`), given its kept half,
-        its prior's parameters and its flat mean shifts."""
+        its prior's parameters and its flat mean shifts and later-stage scale offsets."""
         return lambda latent, stage, where: self._shifted_keys(
-            *self._context[level](kept, latent, mean, log_scale, stage, where), shifts_at[where])
+            *self._context[level](kept, latent, mean, log_scale, stage, where), shifts_at[where], offsets_at[where])
 
     def _later_segments(self, later, values, latent, keys_of):
         """The segments of a latent's stages after the first (`later`, their flat indices), each under the
@@ -536,15 +552,19 @@ class Codec:
         shape = tuple(mean.shape)
         shift = _decode_shifts(coder, shape) if shifts else mean_shifts.none(shape)
         sent = _first_stage_channels(shape[-1], stages)
-        index = _decode_offsets(coder, shape, sent) if offsets else _no_offsets(shape)
+        first_model = scale_offsets.FIRST_MODEL if shifts else scale_offsets.MODEL
+        index = _decode_offsets(coder, shape, sent, first_model) if offsets else _no_offsets(shape)
         first, *later = _stages(shape, stages)
+        later_index = _no_offsets(shape)
+        if offsets and shifts and later:
+            later_index = _decode_offsets(coder, shape, shape[-1], scale_offsets.LATER_MODEL)
         keys = self._keys[level](mean, log_scale, index, shift, first)
         first_values = _decode_segment(*self._logistic_segment(*keys), coder)
         if self._context[level] is None:
             return first_values.reshape(shape)
         y = np.zeros(math.prod(shape), np.int64)
         y[first] = first_values
-        keys_of = self._split_context(level, kept, mean, log_scale, _flat_shifts(shift, shape))
+        keys_of = self._split_context(level, kept, mean, log_scale, *_flat_blocks(shift, later_index, shape))
         return self._decode_later(coder, later, y, shape, keys_of)
 
     def _decode_chunk(self, coder, n, tile_shape, offsets=True, shifts=True):
@@ -616,9 +636,9 @@ def _offset_keys(mean, log_scale, index, shift, where):
                     log_scale + scale_offsets.expand(index, height, width), where)
 
 
-def _shifted_keys(mean, log_scale, shift):
-    """(base, key) of logistics (`mean` + `shift`, `log_scale`), all flat."""
-    return tables.logistic_keys(mean + shift, log_scale)
+def _shifted_keys(mean, log_scale, shift, offset):
+    """(base, key) of logistics (`mean` + `shift`, `log_scale` + `offset`), all flat."""
+    return tables.logistic_keys(mean + shift, log_scale + offset)
 
 
 def _coded_params(mean, log_scale, later, context):
@@ -630,9 +650,18 @@ def _coded_params(mean, log_scale, later, context):
     return mean, log_scale
 
 
-def _flat_shifts(shift, shape):
-    """The mean shift of every value of a latent of `shape`, flat (float32), from its blocks' `shift` index."""
-    return ops.convert_to_numpy(mean_shifts.expand(shift, shape[1], shape[2])).reshape(-1)
+def _flat_blocks(shift, later_index, shape):
+    """(mean shift, later-stage log-scale offset) of every value of a latent of `shape`, flat (float32), from its
+    blocks' `shift` and `later_index` indices."""
+    h, w = shape[1:3]
+    return tuple(ops.convert_to_numpy(t).reshape(-1) for t in (mean_shifts.expand(shift, h, w),
+                                                             scale_offsets.expand(later_index, h, w)))
+
+
+@functools.lru_cache(maxsize=16)
+def _later_mask(shape, count):
+    """1.0 where a latent of `shape` (H, W, C) has values of its later coding stages (of `count`), else 0.0."""
+    return (ops.convert_to_numpy(coding_stages(np.zeros((1, *shape), np.float32), count)) > 0).astype(np.float32)
 
 
 def _decode_shifts(coder, shape):
@@ -649,14 +678,14 @@ def _no_offsets(shape):
     return np.full((n, *scale_offsets.blocks(h, w), c), scale_offsets.OFFSETS // 2, np.int32)
 
 
-def _decode_offsets(coder, shape, sent):
+def _decode_offsets(coder, shape, sent, model=scale_offsets.MODEL):
     """The blocks' offset indices of a latent of `shape`, from the stream where it has them (for its first
-    `sent` channels; the others get none)."""
+    `sent` channels; the others get none), under `model`."""
     n, h, w, c = shape
     index = _no_offsets(shape)
     if scale_offsets.adapts(h, w):
         rows, cols = scale_offsets.blocks(h, w)
-        index[..., :sent] = coder.decode(scale_offsets.MODEL, n * rows * cols * sent).reshape(n, rows, cols, sent)
+        index[..., :sent] = coder.decode(model, n * rows * cols * sent).reshape(n, rows, cols, sent)
     return index
 
 
@@ -803,6 +832,9 @@ class _Header:
 
     "stored": the body is the raw pixels; "mixed" (a batch only): some images are stored, the rest coded;
     "no offsets": the split priors were coded without their scale offsets per block (`Codec(scale_offsets=False)`);
+    "mean shifts": with mean shifts per block (`mean_shifts`), the later stages' scale offsets, and every offset
+    under fixed frequencies (`Codec(mean_shifts=False)`: without, the first stage's offsets at 3 bits each, as
+    all streams before the flag; the last flag bit free, so the next change of format needs a new version);
     "bfloat16": the flow's networks ran in bfloat16 (`Codec(precision="bfloat16")`); "refined priors" (with
     bfloat16 only): the priors' mean heads were refined to about float32, as they are from stream flag 64 on;
     a bfloat16 stream without it decodes in the older arithmetic (`ROUNDED_PRIORS`).

@@ -28,7 +28,7 @@ import constriction
 import numpy as np
 from keras import ops
 
-from zoo.idf.scale_offsets import block_means, blocks, per_position  # one grid of blocks for both
+from zoo.idf.scale_offsets import block_means, blocks, information, per_position  # one grid of blocks for both
 
 STEP = 0.25  # lattice units between shifts
 SHIFTS = 9  # shifts (k - SHIFTS // 2) * STEP for k in [0, SHIFTS): -1 ... +1
@@ -62,4 +62,4 @@ def none(shape):
 
 def bits(index):
     """The information content (bits) of each example's shifts, `index` (N, rows, columns, C), in the stream."""
-    return -np.log2(COUNTS[index] / COUNTS.sum()).reshape(len(index), -1).sum(axis=1)
+    return information(index, COUNTS)

@@ -31,7 +31,14 @@ STEP = 0.125  # log-scale units between offsets: two steps of the table bank's g
 OFFSETS = 8  # offsets (k - OFFSETS // 2) * STEP for k in [0, OFFSETS): scales x0.61 ... x1.45
 LOGISTIC_MEAN_ABS = 2.0 * math.log(2.0)  # E|X - mean| / scale of a logistic
 
-MODEL = constriction.stream.model.Uniform(OFFSETS)
+MODEL = constriction.stream.model.Uniform(OFFSETS)  # streams without mean shifts: the first stage's, 3 bits each
+# streams with mean shifts (`mean_shifts`): the first stage's offsets and the later stages' (one per block and
+# channel for all of them), each under fixed frequencies: how often each was chosen on idf-photos' validation
+# photographs, plus one (`benchmarks/idf_mean_shifts.py`)
+FIRST_COUNTS = np.array([84, 67, 243, 927, 1909, 1417, 524, 147])
+LATER_COUNTS = np.array([68, 24, 97, 1269, 5372, 3296, 468, 34])
+FIRST_MODEL, LATER_MODEL = (constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
+                            for counts in (FIRST_COUNTS, LATER_COUNTS))
 
 
 def adapts(height, width):
@@ -44,13 +51,21 @@ def blocks(height, width):
     return -(-height // BLOCK), -(-width // BLOCK)
 
 
-def choose(y, mean, log_scale):
+def choose(y, mean, log_scale, where=None):
     """The offset index (int32, (N, rows, columns, C)) of every block and channel of latent `y` (N, H, W, C),
-    given its prior's `mean` and `log_scale`: the one nearest to log(mean |y - mean| / scale / 2 ln 2)."""
+    given its prior's `mean` and `log_scale`: the one nearest to log(mean |y - mean| / scale / 2 ln 2), the
+    mean taken over the positions `where` (a mask that broadcasts to y; all by default)."""
     y, mean, log_scale = (np.asarray(a, np.float32) for a in (y, mean, log_scale))
-    mean_ratio = block_means(np.abs(y - mean) * np.exp(-log_scale))
+    weights = None if where is None else np.asarray(where, np.float32)
+    mean_ratio = block_means(np.abs(y - mean) * np.exp(-log_scale), weights)
     k = np.round(np.log(np.maximum(mean_ratio, 1e-6) / LOGISTIC_MEAN_ABS) / STEP) + OFFSETS // 2
     return np.clip(k, 0, OFFSETS - 1).astype(np.int32)
+
+
+def information(index, counts):
+    """The information content (bits) of each example's blocks' `index` (N, rows, columns, C) under fixed
+    frequencies `counts`."""
+    return -np.log2(counts[index] / counts.sum()).reshape(len(index), -1).sum(axis=1)
 
 
 def block_means(values, weights=None):
