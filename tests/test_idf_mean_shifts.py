@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.idf import mean_shifts
+from zoo.idf import mean_shifts, scale_offsets
 from zoo.idf.codec import Codec, _Header
 from test_idf_scale_offsets import _patchy  # noqa: I001 (the test folder is on the path)
 from test_idf_whole_image import _flow, _photo
@@ -75,3 +75,13 @@ def test_streams_made_before_mean_shifts_still_decode_and_are_reproduced():
     image = _patchy((128, 192, 3))
     np.testing.assert_array_equal(Codec(flow, "test-offsets", precision="float32").decompress(data), image)
     assert Codec(flow, "test-offsets", precision="float32", mean_shifts=False).compress(image) == data
+
+
+def test_the_numpy_and_graph_expansions_of_shifts_and_offsets_are_the_same_numbers():
+    """The codec keys a split prior's first stage in a graph (`expand`) and its later stages from NumPy
+    (`repeat_blocks` of `values`): both must give every position the same float32."""
+    index = np.random.default_rng(0).integers(0, 8, (2, 2, 3, 5)).astype(np.int32)
+    for module in (mean_shifts, scale_offsets):
+        expected = np.asarray(module.expand(index, 40, 70))
+        got = scale_offsets.repeat_blocks(module.values(index), 40, 70)
+        assert got.dtype == np.float32 and np.array_equal(got, expected)

@@ -374,7 +374,7 @@ class Codec:
             if adapts and self.mean_shifts:
                 coded_mean, coded_log_scale = _coded_params(mean, log_scale, later, context)
                 shift = mean_shifts.choose(values, coded_mean, coded_log_scale)
-                shift_values = ops.convert_to_numpy(mean_shifts.expand(shift, *values.shape[1:3]))
+                shift_values = scale_offsets.repeat_blocks(mean_shifts.values(shift), *values.shape[1:3])
                 shifted_mean = shifted_mean + shift_values
                 side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
             if adapts and self.scale_offsets:
@@ -654,8 +654,8 @@ def _flat_blocks(shift, later_index, shape):
     """(mean shift, later-stage log-scale offset) of every value of a latent of `shape`, flat (float32), from its
     blocks' `shift` and `later_index` indices."""
     h, w = shape[1:3]
-    return tuple(ops.convert_to_numpy(t).reshape(-1) for t in (mean_shifts.expand(shift, h, w),
-                                                             scale_offsets.expand(later_index, h, w)))
+    return tuple(scale_offsets.repeat_blocks(per_block, h, w).reshape(-1)
+                 for per_block in (mean_shifts.values(shift), scale_offsets.values(later_index)))
 
 
 @functools.lru_cache(maxsize=16)

@@ -54,6 +54,11 @@ def expand(index, height, width):
     return per_position((ops.cast(index, "float32") - SHIFTS // 2) * STEP, height, width)
 
 
+def values(index):
+    """The shift of each block from its `index`, float32 (NumPy; `expand` computes the same numbers)."""
+    return (np.asarray(index, np.float32) - SHIFTS // 2) * np.float32(STEP)
+
+
 def none(shape):
     """The shift index of every block of a latent of `shape` (N, H, W, C) that gets no shifts: all at zero."""
     n, h, w, c = shape

@@ -71,13 +71,16 @@ def information(index, counts):
 def block_means(values, weights=None):
     """The (`weights`-weighted) mean of `values` (N, H, W, C) over each block and channel, (N, rows, columns, C);
     a partial last row or column of blocks averages what it has."""
-    weights = np.ones((1, *values.shape[1:3], 1), np.float32) if weights is None else weights
-    n, h, w, c = values.shape
-    rows, cols = blocks(h, w)
-    padded_values = np.zeros((n, rows * BLOCK, cols * BLOCK, c), np.float32)
-    padded_weights = np.zeros((weights.shape[0], rows * BLOCK, cols * BLOCK, weights.shape[-1]), np.float32)
-    padded_values[:, :h, :w], padded_weights[:, :h, :w] = values * weights, weights
-    return _block_sums(padded_values) / np.maximum(_block_sums(padded_weights), 1e-30)
+    if weights is None:
+        rows, cols = (np.minimum(BLOCK, side - BLOCK * np.arange(count)) for side, count in
+                      zip(values.shape[1:3], blocks(*values.shape[1:3])))
+        return _block_sums(values) / np.outer(rows, cols).astype(np.float32)[None, :, :, None]
+    return _block_sums(values * weights) / np.maximum(_block_sums(weights), 1e-30)
+
+
+def values(index):
+    """The log-scale offset of each block from its `index`, float32 (NumPy; `expand` computes the same numbers)."""
+    return (np.asarray(index, np.float32) - OFFSETS // 2) * np.float32(STEP)
 
 
 def expand(index, height, width):
@@ -94,6 +97,16 @@ def per_position(per_block, height, width):
     return ops.reshape(per_block, (n, rows * BLOCK, cols * BLOCK, channels))[:, :height, :width]
 
 
+def repeat_blocks(per_block, height, width):
+    """`per_position` in NumPy, for the encoder's and decoder's NumPy side (the same numbers)."""
+    per_block = np.asarray(per_block)
+    return np.repeat(np.repeat(per_block, BLOCK, axis=1), BLOCK, axis=2)[:, :height, :width]
+
+
 def _block_sums(x):
+    """The sums of x (N, H, W, C) over each block and channel, (N, rows, columns, C)."""
     n, h, w, c = x.shape
-    return x.reshape(n, h // BLOCK, BLOCK, w // BLOCK, BLOCK, c).sum(axis=(2, 4))
+    rows, cols = blocks(h, w)
+    if (h, w) != (rows * BLOCK, cols * BLOCK):  # partial blocks: pad them with zeros
+        x = np.pad(x, ((0, 0), (0, rows * BLOCK - h), (0, cols * BLOCK - w), (0, 0)))
+    return x.reshape(n, rows, BLOCK, cols, BLOCK, c).sum(axis=(2, 4))
