@@ -89,7 +89,8 @@ def main(argv=None):
              "figures; both columns have the first stage's scale offsets. Times include the decode check and depend "
              "on what else ran on the machine.")
     if counts is not None:
-        shifts = ", ".join(f"{(k - mean_shifts.SHIFTS // 2) * mean_shifts.STEP:+g}: {c}" for k, c in enumerate(counts[0]))
+        shifts = ", ".join(f"{(k - mean_shifts.SHIFTS // 2) * mean_shifts.STEP:+g}: {c}"
+                           for k, c in enumerate(counts[0]))
         first, later = (", ".join(f"{(k - scale_offsets.OFFSETS // 2) * scale_offsets.STEP:+g}: {c}"
                                   for k, c in enumerate(stage_counts)) for stage_counts in counts[1:])
         notes += (f" Chosen on the RGB model's validation photographs as they are (blocks): mean shifts (lattice "

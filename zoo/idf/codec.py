@@ -353,46 +353,19 @@ class Codec:
 
     def _chunk_segments(self, tiles):
         """The chunk's latents as (low, width, keys, models, values, side) per segment, in decode order; `side`
-        lists the (symbols, model, bits per tile) that precede the segment's values: a split prior's blocks'
-        mean shifts (`mean_shifts`) and scale offsets (`scale_offsets`), where the codec uses them and the
-        latent has whole blocks. A split prior with context codes a segment per stage: the first under the
-        prior, each later one under its context net, whose view of the earlier stages' residuals adapts their
-        scales better than offsets do; the offsets apply to the first stage only, the shifts to every stage."""
+        lists the (symbols, model, bits per tile) that precede the segment's values: a split prior's choices
+        per block (`_block_choices`). A split prior with context codes a segment per stage: the first under the
+        prior, each later one under its context net."""
         splits, z = self._flow(tiles)
         segments = self._last_segments(z)
         for level in reversed(range(len(splits))):
             kept, y = splits[level]
             mean, log_scale = self._params[level](kept)
             values = ops.convert_to_numpy(y)
-            adapts = scale_offsets.adapts(*values.shape[1:3])
             first, *later = _stages(values.shape, self._stage_count(level))
             context = [self._context[level](kept, y, mean, log_scale, stage, where) for stage, where in
                        enumerate(later, 1)]
-            shift, side = mean_shifts.none(values.shape), []
-            index, later_index = _no_offsets(values.shape), _no_offsets(values.shape)
-            shifted_mean, log_scale_values = ops.convert_to_numpy(mean), ops.convert_to_numpy(log_scale)
-            if adapts and self.mean_shifts:
-                coded_mean, coded_log_scale = _coded_params(mean, log_scale, later, context)
-                shift = mean_shifts.choose(values, coded_mean, coded_log_scale)
-                shift_values = scale_offsets.repeat_blocks(mean_shifts.values(shift), *values.shape[1:3])
-                shifted_mean = shifted_mean + shift_values
-                side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
-            if adapts and self.scale_offsets:
-                sent = _first_stage_channels(values.shape[-1], self._stage_count(level))  # the first stage's
-                index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
-                                                         log_scale_values[..., :sent])
-                chosen = index[..., :sent]
-                if self.mean_shifts:
-                    side.append((chosen, scale_offsets.FIRST_MODEL,
-                                 scale_offsets.information(chosen, scale_offsets.FIRST_COUNTS)))
-                else:
-                    side.append((chosen, scale_offsets.MODEL,
-                                 np.full(len(values), math.log2(scale_offsets.OFFSETS) * chosen[0].size)))
-                if later and self.mean_shifts:
-                    later_index = scale_offsets.choose(values, coded_mean + shift_values, coded_log_scale,
-                                                       where=_later_mask(values.shape[1:], len(later) + 1))
-                    side.append((later_index, scale_offsets.LATER_MODEL,
-                                 scale_offsets.information(later_index, scale_offsets.LATER_COUNTS)))
+            shift, index, later_index, side = self._block_choices(level, values, mean, log_scale, later, context)
             flat = values.astype(np.int64).reshape(-1)
             keys = self._keys[level](mean, log_scale, index, shift, first)
             segments.append(self._logistic_segment(*keys) + (flat[first], side))
@@ -401,6 +374,43 @@ class Codec:
                                                                     offsets_at[where])) + (flat[where], [])
                          for (stage_mean, stage_log_scale), where in zip(context, later)]
         return segments
+
+    def _block_choices(self, level, values, mean, log_scale, later, context):
+        """(mean shift index, first-stage offset index, later-stage offset index, side information) of split
+        `level`'s latent `values`, given its prior's (`mean`, `log_scale`) and its later stages' flat positions
+        `later` and context-net parameters there. Only a latent with whole blocks gets any: the mean shifts
+        (every stage) where `self.mean_shifts`, the scale offsets where `self.scale_offsets` (the first stage's,
+        for the channels it has values in; with mean shifts also the later stages', one per block and
+        channel). The side information lists (symbols, model, bits per tile) in decode order."""
+        shift, index, later_index, side = (mean_shifts.none(values.shape), _no_offsets(values.shape),
+                                           _no_offsets(values.shape), [])
+        if not scale_offsets.adapts(*values.shape[1:3]):
+            return shift, index, later_index, side
+        shifted_mean = ops.convert_to_numpy(mean)
+        if self.mean_shifts:
+            coded_mean, coded_log_scale = _coded_params(mean, log_scale, later, context)
+            shift = mean_shifts.choose(values, coded_mean, coded_log_scale)
+            shift_values = scale_offsets.repeat_blocks(mean_shifts.values(shift), *values.shape[1:3])
+            shifted_mean = shifted_mean + shift_values
+            side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
+        if not self.scale_offsets:
+            return shift, index, later_index, side
+        sent = _first_stage_channels(values.shape[-1], self._stage_count(level))
+        index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
+                                                 ops.convert_to_numpy(log_scale)[..., :sent])
+        chosen = index[..., :sent]
+        if self.mean_shifts:
+            first_bits = scale_offsets.information(chosen, scale_offsets.FIRST_COUNTS)
+            side.append((chosen, scale_offsets.FIRST_MODEL, first_bits))
+        else:  # the streams before mean shifts: 3 bits each
+            first_bits = np.full(len(values), math.log2(scale_offsets.OFFSETS) * chosen[0].size)
+            side.append((chosen, scale_offsets.MODEL, first_bits))
+        if later and self.mean_shifts:
+            later_index = scale_offsets.choose(values, coded_mean + shift_values, coded_log_scale,
+                                               where=_later_mask(values.shape[1:], len(later) + 1))
+            side.append((later_index, scale_offsets.LATER_MODEL,
+                         scale_offsets.information(later_index, scale_offsets.LATER_COUNTS)))
+        return shift, index, later_index, side
 
     def _split_context(self, level, kept, mean, log_scale, shifts_at, offsets_at):
         """keys_of(latent, stage, where) of split `level`'s later stages (`_decode_later`), given its kept half,
