@@ -379,9 +379,11 @@ class Codec:
         """(mean shift index, first-stage offset index, later-stage offset index, side information) of split
         `level`'s latent `values`, given its prior's (`mean`, `log_scale`) and its later stages' flat positions
         `later` and context-net parameters there. Only a latent with whole blocks gets any: the mean shifts
-        (every stage) where `self.mean_shifts`, the scale offsets where `self.scale_offsets` (the first stage's,
-        for the channels it has values in; with mean shifts also the later stages', one per block and
-        channel). The side information lists (symbols, model, bits per tile) in decode order."""
+        (every stage) where `self.mean_shifts`, the scale offsets where `self.scale_offsets`: the first stage's,
+        for the channels it has values in, and with mean shifts also the later stages', one per block and
+        channel, each measured on its own stage's values as they are coded (without mean shifts, as streams
+        were before them: the first stage's, measured on all the values of its channels under the prior).
+        The side information lists (symbols, model, bits per tile) in decode order."""
         shift, index, later_index, side = (mean_shifts.none(values.shape), _no_offsets(values.shape),
                                            _no_offsets(values.shape), [])
         if not scale_offsets.adapts(*values.shape[1:3]):
@@ -396,8 +398,13 @@ class Codec:
         if not self.scale_offsets:
             return shift, index, later_index, side
         sent = _first_stage_channels(values.shape[-1], self._stage_count(level))
-        index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
-                                                 ops.convert_to_numpy(log_scale)[..., :sent])
+        if self.mean_shifts and later:
+            first_mask = 1.0 - _later_mask(values.shape[1:], len(later) + 1)
+            index[..., :sent] = scale_offsets.choose(values[..., :sent], (coded_mean + shift_values)[..., :sent],
+                                                     coded_log_scale[..., :sent], where=first_mask[..., :sent])
+        else:
+            index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
+                                                     ops.convert_to_numpy(log_scale)[..., :sent])
         chosen = index[..., :sent]
         if self.mean_shifts:
             first_bits = scale_offsets.information(chosen, scale_offsets.FIRST_COUNTS)

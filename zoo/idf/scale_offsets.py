@@ -35,7 +35,7 @@ MODEL = constriction.stream.model.Uniform(OFFSETS)  # streams without mean shift
 # streams with mean shifts (`mean_shifts`): the first stage's offsets and the later stages' (one per block and
 # channel for all of them), each under fixed frequencies: how often each was chosen on idf-photos' validation
 # photographs, plus one (`benchmarks/idf_mean_shifts.py`)
-FIRST_COUNTS = np.array([84, 67, 243, 927, 1909, 1417, 524, 147])
+FIRST_COUNTS = np.array([86, 70, 265, 937, 1859, 1400, 556, 145])
 LATER_COUNTS = np.array([68, 24, 97, 1269, 5372, 3296, 468, 34])
 FIRST_MODEL, LATER_MODEL = (constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
                             for counts in (FIRST_COUNTS, LATER_COUNTS))
