@@ -369,7 +369,7 @@ class Codec:
             flat = values.astype(np.int64).reshape(-1)
             keys = self._keys[level](mean, log_scale, index, shift, first)
             segments.append(self._logistic_segment(*keys) + (flat[first], side))
-            shifts_at, offsets_at = _flat_blocks(shift, later_index, values.shape)
+            shifts_at, offsets_at = _flat_blocks(shift, later_index, values.shape) if later else (None, None)
             segments += [self._logistic_segment(*self._shifted_keys(stage_mean, stage_log_scale, shifts_at[where],
                                                                     offsets_at[where])) + (flat[where], [])
                          for (stage_mean, stage_log_scale), where in zip(context, later)]
@@ -388,33 +388,28 @@ class Codec:
                                            _no_offsets(values.shape), [])
         if not scale_offsets.adapts(*values.shape[1:3]):
             return shift, index, later_index, side
-        shifted_mean = ops.convert_to_numpy(mean)
-        if self.mean_shifts:
-            coded_mean, coded_log_scale = _coded_params(mean, log_scale, later, context)
-            shift = mean_shifts.choose(values, coded_mean, coded_log_scale)
-            shift_values = scale_offsets.repeat_blocks(mean_shifts.values(shift), *values.shape[1:3])
-            shifted_mean = shifted_mean + shift_values
-            side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
+        sent = _first_stage_channels(values.shape[-1], self._stage_count(level))
+        if not self.mean_shifts:  # as streams were before them: the prior's widths, 3 bits each
+            if self.scale_offsets:
+                index[..., :sent] = scale_offsets.choose(*(ops.convert_to_numpy(a)[..., :sent]
+                                                           for a in (values, mean, log_scale)))
+                bits = np.full(len(values), math.log2(scale_offsets.OFFSETS) * index[0, ..., :sent].size)
+                side.append((index[..., :sent], scale_offsets.MODEL, bits))
+            return shift, index, later_index, side
+        coded_mean, coded_log_scale = _coded_params(mean, log_scale, later, context)
+        shift = mean_shifts.choose(values, coded_mean, coded_log_scale)
+        coded_mean = coded_mean + scale_offsets.repeat_blocks(mean_shifts.values(shift), *values.shape[1:3])
+        side.append((shift, mean_shifts.MODEL, mean_shifts.bits(shift)))
         if not self.scale_offsets:
             return shift, index, later_index, side
-        sent = _first_stage_channels(values.shape[-1], self._stage_count(level))
-        if self.mean_shifts and later:
-            first_mask = 1.0 - _later_mask(values.shape[1:], len(later) + 1)
-            index[..., :sent] = scale_offsets.choose(values[..., :sent], (coded_mean + shift_values)[..., :sent],
-                                                     coded_log_scale[..., :sent], where=first_mask[..., :sent])
-        else:
-            index[..., :sent] = scale_offsets.choose(values[..., :sent], shifted_mean[..., :sent],
-                                                     ops.convert_to_numpy(log_scale)[..., :sent])
-        chosen = index[..., :sent]
-        if self.mean_shifts:
-            first_bits = scale_offsets.information(chosen, scale_offsets.FIRST_COUNTS)
-            side.append((chosen, scale_offsets.FIRST_MODEL, first_bits))
-        else:  # the streams before mean shifts: 3 bits each
-            first_bits = np.full(len(values), math.log2(scale_offsets.OFFSETS) * chosen[0].size)
-            side.append((chosen, scale_offsets.MODEL, first_bits))
-        if later and self.mean_shifts:
-            later_index = scale_offsets.choose(values, coded_mean + shift_values, coded_log_scale,
-                                               where=_later_mask(values.shape[1:], len(later) + 1))
+        later_mask = _later_mask(values.shape[1:], len(later) + 1) if later else None  # each stage on its own
+        first_mask = None if later_mask is None else (1.0 - later_mask)[..., :sent]
+        index[..., :sent] = scale_offsets.choose(values[..., :sent], coded_mean[..., :sent],
+                                                 coded_log_scale[..., :sent], where=first_mask)
+        side.append((index[..., :sent], scale_offsets.FIRST_MODEL,
+                     scale_offsets.information(index[..., :sent], scale_offsets.FIRST_COUNTS)))
+        if later:
+            later_index = scale_offsets.choose(values, coded_mean, coded_log_scale, where=later_mask)
             side.append((later_index, scale_offsets.LATER_MODEL,
                          scale_offsets.information(later_index, scale_offsets.LATER_COUNTS)))
         return shift, index, later_index, side
@@ -567,14 +562,14 @@ class Codec:
         mean, log_scale = self._params[level](kept)
         stages = self._stage_count(level)
         shape = tuple(mean.shape)
-        shift = _decode_shifts(coder, shape) if shifts else mean_shifts.none(shape)
+        shift = _decode_blocks(coder, shape, mean_shifts.none, mean_shifts.MODEL) if shifts else mean_shifts.none(shape)
         sent = _first_stage_channels(shape[-1], stages)
         first_model = scale_offsets.FIRST_MODEL if shifts else scale_offsets.MODEL
-        index = _decode_offsets(coder, shape, sent, first_model) if offsets else _no_offsets(shape)
+        index = _decode_blocks(coder, shape, _no_offsets, first_model, sent) if offsets else _no_offsets(shape)
         first, *later = _stages(shape, stages)
         later_index = _no_offsets(shape)
         if offsets and shifts and later:
-            later_index = _decode_offsets(coder, shape, shape[-1], scale_offsets.LATER_MODEL)
+            later_index = _decode_blocks(coder, shape, _no_offsets, scale_offsets.LATER_MODEL)
         keys = self._keys[level](mean, log_scale, index, shift, first)
         first_values = _decode_segment(*self._logistic_segment(*keys), coder)
         if self._context[level] is None:
@@ -681,27 +676,19 @@ def _later_mask(shape, count):
     return (ops.convert_to_numpy(coding_stages(np.zeros((1, *shape), np.float32), count)) > 0).astype(np.float32)
 
 
-def _decode_shifts(coder, shape):
-    """The blocks' mean shift indices of a latent of `shape`, from the stream where it has them."""
-    if not scale_offsets.adapts(*shape[1:3]):
-        return mean_shifts.none(shape)
-    index_shape = mean_shifts.none(shape).shape
-    return coder.decode(mean_shifts.MODEL, math.prod(index_shape)).reshape(index_shape).astype(np.int32)
-
-
 def _no_offsets(shape):
     """The offset index of every block of a latent of `shape` that gets no offsets: all at zero."""
     n, h, w, c = shape
     return np.full((n, *scale_offsets.blocks(h, w), c), scale_offsets.OFFSETS // 2, np.int32)
 
 
-def _decode_offsets(coder, shape, sent, model=scale_offsets.MODEL):
-    """The blocks' offset indices of a latent of `shape`, from the stream where it has them (for its first
-    `sent` channels; the others get none), under `model`."""
-    n, h, w, c = shape
-    index = _no_offsets(shape)
-    if scale_offsets.adapts(h, w):
-        rows, cols = scale_offsets.blocks(h, w)
+def _decode_blocks(coder, shape, none, model, sent=None):
+    """The blocks' indices of a latent of `shape` (`none(shape)` where it has no whole blocks): its first `sent`
+    channels' (all by default) decoded from the stream under `model`, the others' left at `none`'s."""
+    index = none(shape)
+    if scale_offsets.adapts(*shape[1:3]):
+        n, rows, cols, channels = index.shape
+        sent = channels if sent is None else sent
         index[..., :sent] = coder.decode(model, n * rows * cols * sent).reshape(n, rows, cols, sent)
     return index
 

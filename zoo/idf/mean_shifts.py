@@ -16,8 +16,9 @@ shifts before it picks its tables. The networks never see the shifts.
 The choice is the encoder's alone, so it need not be bit-exact: the mean of the
 block's residuals y - mean (clipped to +-CLIP, so that a few outliers do not
 move it), weighted by 1 / scale, since a sharp logistic pays most for a
-misplaced mean, rounded to the grid (`benchmarks/idf_mean_shifts.py` chose these
-on the validation photographs: within a tenth of the best shift's saving there).
+misplaced mean, rounded to the grid. A screen of ideal bits on the validation
+photographs chose the rule, the grid and the block; `benchmarks/idf_mean_shifts.py`
+measures what the shifts save there, coded.
 
 Example:
     >>> index = choose(y, mean, log_scale)              # (N, H/BLOCK, W/BLOCK, C) in [0, SHIFTS)
