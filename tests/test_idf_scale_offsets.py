@@ -102,3 +102,69 @@ def test_streams_with_mean_shifts_send_later_stage_offsets_for_every_channel_of_
     later = [symbols for *_, side in segments for symbols, model, _ in side if model is scale_offsets.LATER_MODEL]
     assert [offsets.shape[-1] for offsets in later] == ([sent] if sent else [])
     np.testing.assert_array_equal(codec.decompress(codec.compress(_patchy((128, 192, 3)))), _patchy((128, 192, 3)))
+
+
+def test_block_sums_and_selected_blocks_agree_with_slicing_on_partial_blocks():
+    """Block sums (whole rows first) and the gathered blocks of a 40x70 latent against plain slicing: its last
+    row and column of blocks are partial, gathered with their edges repeated and marked outside."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 40, 70, 3)).astype(np.float32)
+    block = scale_offsets.BLOCK
+    sums = scale_offsets._block_sums(x)
+    for r, c in np.ndindex(2, 3):
+        piece = x[1, r * block : (r + 1) * block, c * block : (c + 1) * block, 2]
+        np.testing.assert_allclose(sums[1, r, c, 2], piece.sum(), rtol=1e-5, atol=1e-4)
+    where = (np.array([1, 0]), np.array([1, 0]), np.array([2, 1]), np.array([2, 0]))
+    (blocks_of_x, mask_blocks), inside = scale_offsets.selected_blocks([x, x[:1] * 0 + 1], where)
+    assert blocks_of_x.shape == inside.shape == (2, block, block)
+    np.testing.assert_array_equal(blocks_of_x[0][inside[0]], x[1, 32:40, 64:70, 2].reshape(-1))
+    np.testing.assert_array_equal(blocks_of_x[1], x[0, :32, 32:64, 0])
+    assert inside[0].sum() == 8 * 6 and inside[1].all() and (mask_blocks == 1).all()
+
+
+def test_logistic_bits_match_the_coders_tables():
+    """The check's ideal bits against the information of the coder's own tables (which round the mean's
+    fraction and the log-scale to their grid): within 0.06 bits for every value the tables give more than
+    2**-16 (their far tails hold floored counts)."""
+    from zoo.idf import tables
+
+    for key in (5, 48 * tables.FRACTIONS + 16, 60 * tables.FRACTIONS + 8):
+        low, counts = tables.logistic_table(key)
+        level, fraction = divmod(key, tables.FRACTIONS)
+        mean = (fraction + 0.5 * tables.fraction_step(level)) / tables.FRACTIONS
+        log_scale = tables.LOG_SCALE_MIN + level / tables.SCALE_STEPS
+        y = np.arange(low, low + len(counts) - 1, dtype=np.float32)
+        expected = tables.PRECISION - np.log2(counts[:-1])
+        estimate = scale_offsets.logistic_bits(y, np.float32(mean), np.float32(log_scale))
+        likely = expected < 16
+        assert likely.sum() >= 2 and np.abs(estimate - expected)[likely].max() < 0.06
+
+
+def _sharp_block(fraction, spread, seed=0):
+    """A 32x32 block of a sharp prior (scale 0.2) whose means sit `fraction` above integers, its values the
+    nearest integers plus noise of width `spread`."""
+    rng = np.random.default_rng(seed)
+    mean = (rng.integers(-5, 5, (1, 32, 32, 1)) + fraction).astype(np.float32)
+    y = np.round(mean + spread * rng.logistic(size=mean.shape)).astype(np.float32)
+    return y, mean, np.full(mean.shape, math.log(0.2), np.float32)
+
+
+def test_sharp_blocks_keep_an_offset_only_where_it_saves_bits():
+    """Means half-way between integers: the values' distance is the rounding, 0.5 a value, which the rule
+    reads as a wide logistic and widens; the check finds that widening costs bits and undoes it. Values truly
+    spread five times wider keep their widening, which saves bits."""
+    counts = scale_offsets.LATER_COUNTS
+    y, mean, log_scale = _sharp_block(0.5, 0.0)
+    rule = scale_offsets.choose(y, mean, log_scale)
+    assert rule[0, 0, 0, 0] > scale_offsets.OFFSETS // 2
+    checked = scale_offsets.choose(y, mean, log_scale, counts=counts)
+    assert checked[0, 0, 0, 0] == scale_offsets.OFFSETS // 2
+
+    def cost(index):
+        offset = scale_offsets.values(index)
+        return scale_offsets.logistic_bits(y, mean, log_scale + offset).sum() - np.log2(counts[index] / counts.sum())
+
+    assert cost(checked[0, 0, 0, 0]) < cost(rule[0, 0, 0, 0])
+    y, mean, log_scale = _sharp_block(0.3, 1.0)
+    wide = scale_offsets.choose(y, mean, log_scale, counts=counts)
+    assert wide[0, 0, 0, 0] == scale_offsets.choose(y, mean, log_scale)[0, 0, 0, 0] > scale_offsets.OFFSETS // 2

@@ -405,11 +405,12 @@ class Codec:
         later_mask = _later_mask(values.shape[1:], len(later) + 1) if later else None  # each stage on its own
         first_mask = None if later_mask is None else (1.0 - later_mask)[..., :sent]
         index[..., :sent] = scale_offsets.choose(values[..., :sent], coded_mean[..., :sent],
-                                                 coded_log_scale[..., :sent], where=first_mask)
+                                                 coded_log_scale[..., :sent], first_mask, scale_offsets.FIRST_COUNTS)
         side.append((index[..., :sent], scale_offsets.FIRST_MODEL,
                      scale_offsets.information(index[..., :sent], scale_offsets.FIRST_COUNTS)))
         if later:
-            later_index = scale_offsets.choose(values, coded_mean, coded_log_scale, where=later_mask)
+            later_index = scale_offsets.choose(values, coded_mean, coded_log_scale, later_mask,
+                                               scale_offsets.LATER_COUNTS)
             side.append((later_index, scale_offsets.LATER_MODEL,
                          scale_offsets.information(later_index, scale_offsets.LATER_COUNTS)))
         return shift, index, later_index, side

@@ -6,14 +6,18 @@ photograph can be wider or narrower than the kept half suggests. The encoder
 therefore measures, for every BLOCK x BLOCK block of a latent and every
 channel, how wide the values really are against their predicted scales, and
 picks one of OFFSETS log-scale offsets (multiples of STEP) for that block; the
-offsets travel in the stream (3 bits each, uniform), ahead of the values they
+offsets travel in the stream (3 bits each, uniform; with mean shifts, under the
+fixed frequencies FIRST_COUNTS and LATER_COUNTS), ahead of the values they
 apply to, so the decoder adds the same offsets before it picks its tables.
 
 The choice is the encoder's alone, so it need not be bit-exact: it takes the
 offset whose scale matches the block's mean |y - mean| / scale, which for a
 logistic of scale s is 2 ln 2 s (within a tenth of the best offset's saving on
-the validation photographs). A latent smaller than one block (a 32x32 tile's)
-gets no offsets: they would cost more than they save.
+the validation photographs). Where the logistics are sharp that reading fails
+(the rounding to integers dominates the distance), so with the frequencies the
+encoder checks a sharp block's offset against none by their bits (`_checked`).
+A latent smaller than one block (a 32x32 tile's) gets no offsets: they would
+cost more than they save.
 
 Example:
     >>> index = choose(y, mean, log_scale)             # (N, H/BLOCK, W/BLOCK, C) in [0, OFFSETS)
@@ -26,9 +30,13 @@ import constriction
 import numpy as np
 from keras import ops
 
+from zoo.idf import tables
+
 BLOCK = 32  # latent positions per block side
 STEP = 0.125  # log-scale units between offsets: two steps of the table bank's grid
 OFFSETS = 8  # offsets (k - OFFSETS // 2) * STEP for k in [0, OFFSETS): scales x0.61 ... x1.45
+SHARP = 0.0  # blocks whose mean log-scale is below this have their offsets checked by their bits (`_checked`);
+SHARP_EVERY = 4  # the mean taken over every SHARP_EVERY-th row and column
 LOGISTIC_MEAN_ABS = 2.0 * math.log(2.0)  # E|X - mean| / scale of a logistic
 
 MODEL = constriction.stream.model.Uniform(OFFSETS)  # streams without mean shifts: the first stage's, 3 bits each
@@ -51,15 +59,53 @@ def blocks(height, width):
     return -(-height // BLOCK), -(-width // BLOCK)
 
 
-def choose(y, mean, log_scale, where=None):
+def choose(y, mean, log_scale, where=None, counts=None):
     """The offset index (int32, (N, rows, columns, C)) of every block and channel of latent `y` (N, H, W, C),
     given its prior's `mean` and `log_scale`: the one nearest to log(mean |y - mean| / scale / 2 ln 2), the
-    mean taken over the positions `where` (a mask that broadcasts to y; all by default)."""
+    mean taken over the positions `where` (a mask (1 or N, H, W, C); all by default). With the offsets'
+    frequencies `counts`, a sharp block keeps its offset only where that saves bits (`_checked`)."""
     y, mean, log_scale = (np.asarray(a, np.float32) for a in (y, mean, log_scale))
     weights = None if where is None else np.asarray(where, np.float32)
     mean_ratio = block_means(np.abs(y - mean) * np.exp(-log_scale), weights)
     k = np.round(np.log(np.maximum(mean_ratio, 1e-6) / LOGISTIC_MEAN_ABS) / STEP) + OFFSETS // 2
-    return np.clip(k, 0, OFFSETS - 1).astype(np.int32)
+    k = np.clip(k, 0, OFFSETS - 1).astype(np.int32)
+    return k if counts is None else _checked(k, y, mean, log_scale, weights, counts)
+
+
+def _checked(index, y, mean, log_scale, weights, counts):
+    """`index`, each sharp block's offset undone (set to the middle, no offset) where it does not save bits.
+
+    The rule reads a block's spread as a logistic's, which holds for wide logistics; for sharp ones (scale
+    under a lattice unit) the values' distance from a mean between two integers is mostly the rounding, so
+    the rule widens where it should not. For a block whose mean log-scale (on every SHARP_EVERY-th row and
+    column) is below SHARP, the encoder compares the ideal bits of its values (`weights`: which count; all if
+    None) with and without the offset, plus the offset's own bits under the frequencies `counts`."""
+    middle = len(counts) // 2
+    sampled = log_scale[:, ::SHARP_EVERY, ::SHARP_EVERY]
+    sharp = _block_sums(sampled, BLOCK // SHARP_EVERY) / _block_sums(np.ones_like(sampled[:1]), BLOCK // SHARP_EVERY)
+    moved = np.nonzero((index != middle) & (sharp < SHARP))
+    if not len(moved[0]):
+        return index
+    (y, mean, log_scale, *mask), inside = selected_blocks([y, mean, log_scale, *([] if weights is None else [weights])],
+                                                          moved)
+    offset = values(index[moved])[:, None, None]
+    saved = logistic_bits(y, mean, log_scale) - logistic_bits(y, mean, log_scale + offset)
+    gain = (saved * inside * (mask[0] if mask else 1.0)).sum(axis=(1, 2))
+    side_bits = -np.log2(counts / counts.sum())
+    index = index.copy()
+    index[tuple(m[gain <= side_bits[index[moved]] - side_bits[middle]] for m in moved)] = middle
+    return index
+
+
+def logistic_bits(y, mean, log_scale):
+    """-log2 P(y) of integers y under discretized logistics (`mean`, `log_scale`), float32, the log-scale
+    clipped and P floored as the coder's tables clip and floor them (an estimate: the tables also round the
+    means and scales)."""
+    distance = np.abs(y - mean)  # P is symmetric: measured on the side where it is accurate in float32
+    inverse_scale = np.exp(-np.clip(log_scale, tables.LOG_SCALE_MIN, tables.LOG_SCALE_MAX))
+    with np.errstate(over="ignore"):
+        upper, lower = (1.0 / (1.0 + np.exp((distance + sign) * inverse_scale)) for sign in (-0.5, 0.5))
+    return -np.log2(np.maximum(upper - lower, np.float32(1.0 / tables.TOTAL)))
 
 
 def information(index, counts):
@@ -103,10 +149,23 @@ def repeat_blocks(per_block, height, width):
     return np.repeat(np.repeat(per_block, BLOCK, axis=1), BLOCK, axis=2)[:, :height, :width]
 
 
-def _block_sums(x):
-    """The sums of x (N, H, W, C) over each block and channel, (N, rows, columns, C)."""
+def selected_blocks(arrays, where):
+    """([the blocks of x at `where`, (K, BLOCK, BLOCK), for x in `arrays`], which of their positions are in
+    the latent (K, BLOCK, BLOCK), bool): `arrays` (N or 1, H, W, C), `where` the (examples, rows, columns,
+    channels) index arrays of K blocks. Partial blocks repeat their last row and column to fill."""
+    example, row, col, channel = where
+    h, w = arrays[0].shape[1:3]
+    i, j = (start[:, None] * BLOCK + np.arange(BLOCK) for start in (row, col))
+    inside = (i < h)[:, :, None] & (j < w)[:, None, :]
+    index = (np.minimum(i, h - 1)[:, :, None], np.minimum(j, w - 1)[:, None, :], channel[:, None, None])
+    return [x[(example if len(x) > 1 else 0 * example)[:, None, None], *index] for x in arrays], inside
+
+
+def _block_sums(x, block=BLOCK):
+    """The sums of x (N, H, W, C) over each `block` x `block` block and channel, (N, rows, columns, C)."""
     n, h, w, c = x.shape
-    rows, cols = blocks(h, w)
-    if (h, w) != (rows * BLOCK, cols * BLOCK):  # partial blocks: pad them with zeros
-        x = np.pad(x, ((0, 0), (0, rows * BLOCK - h), (0, cols * BLOCK - w), (0, 0)))
-    return x.reshape(n, rows, BLOCK, cols, BLOCK, c).sum(axis=(2, 4))
+    rows, cols = -(-h // block), -(-w // block)
+    if (h, w) != (rows * block, cols * block):  # partial blocks: pad them with zeros
+        x = np.pad(x, ((0, 0), (0, rows * block - h), (0, cols * block - w), (0, 0)))
+    rows_summed = x.reshape(n * rows, block, cols * block, c).sum(axis=1)  # summing whole rows first: fast
+    return rows_summed.reshape(n, rows, cols, block, c).sum(axis=3)
