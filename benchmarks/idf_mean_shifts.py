@@ -44,6 +44,15 @@ def coded_bits(codec, photos, label):
     return 8 * size / sum(image.size for image in photos), time.perf_counter() - start
 
 
+def comparison_row(name, label, count, before, after, digits=4):
+    """A table row of model `name` on `count` photographs (`label`): (bits/dim, seconds) `before` and `after`,
+    and the change, with `digits` decimals."""
+    (bits_before, s_before), (bits_after, s_after) = before, after
+    change = bits_after - bits_before
+    return [f"`{name}`", label, str(count), f"{bits_before:.{digits}f}", f"{s_before:.1f}", f"{bits_after:.{digits}f}",
+            f"{s_after:.1f}", f"{change:+.{digits}f} ({100 * change / bits_before:+.2f}%)"]
+
+
 def chosen(codec, photos, model, size):
     """How often the encoder of `codec` picks each of the `size` symbols it sends under `model` (a side
     information's) on `photos`."""
@@ -77,11 +86,9 @@ def main(argv=None):
                       chosen(with_shifts, photos, scale_offsets.FIRST_MODEL, scale_offsets.OFFSETS),
                       chosen(with_shifts, photos, scale_offsets.LATER_MODEL, scale_offsets.OFFSETS))
         for label, images in sets:
-            before, before_s = coded_bits(without, images, f"{name}, {label}, without shifts")
-            after, after_s = coded_bits(with_shifts, images, f"{name}, {label}, with shifts")
-            change = after - before
-            rows.append([f"`{name}`", label, str(len(images)), f"{before:.4f}", f"{before_s:.1f}", f"{after:.4f}",
-                         f"{after_s:.1f}", f"{change:+.4f} ({100 * change / before:+.2f}%)"])
+            before = coded_bits(without, images, f"{name}, {label}, without shifts")
+            after = coded_bits(with_shifts, images, f"{name}, {label}, with shifts")
+            rows.append(comparison_row(name, label, len(images), before, after))
             print(rows[-1], flush=True)
     table = markdown_table(["model", "validation photographs", "count", "coded without shifts, bits/dim",
                             "encode + decode s", "coded with shifts, bits/dim", "encode + decode s", "change"], rows)

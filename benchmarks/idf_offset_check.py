@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from idf_mean_shifts import coded_bits  # noqa: E402
+from idf_mean_shifts import coded_bits, comparison_row  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 
@@ -47,13 +47,11 @@ def main(argv=None):
         codec = Codec.for_model(name)
         try:
             scale_offsets.SHARP = -math.inf  # no block is sharp enough: the rule's picks as they are
-            before, before_s = coded_bits(codec, images, f"{name}, {label}, the rule")
+            before = coded_bits(codec, images, f"{name}, {label}, the rule")
         finally:
             scale_offsets.SHARP = sharp
-        after, after_s = coded_bits(codec, images, f"{name}, {label}, checked")
-        change = after - before
-        rows.append([f"`{name}`", label, str(len(images)), f"{before:.5f}", f"{before_s:.1f}", f"{after:.5f}",
-                     f"{after_s:.1f}", f"{change:+.5f} ({100 * change / before:+.2f}%)"])
+        after = coded_bits(codec, images, f"{name}, {label}, checked")
+        rows.append(comparison_row(name, label, len(images), before, after, digits=5))
         print(rows[-1], flush=True)
     table = markdown_table(["model", "validation photographs", "count", "the rule's offsets, bits/dim",
                             "encode + decode s", "checked, bits/dim", "encode + decode s", "change"], rows)
