@@ -603,3 +603,19 @@ def test_the_side_by_side_rows_of_the_codec_choices_benchmarks():
     """benchmarks/idf_mean_shifts.py's and idf_offset_check.py's rows: both figures, their times and the change."""
     row = _script("idf_mean_shifts").comparison_row("idf-photos", "as they are", 17, (3.68754, 10.71), (3.68683, 9.5), 5)
     assert row == ["`idf-photos`", "as they are", "17", "3.68754", "10.7", "3.68683", "9.5", "-0.00071 (-0.02%)"]
+
+
+def test_the_escapes_benchmark_counts_what_the_stream_holds():
+    """benchmarks/idf_escapes.py on a test flow's image with escapes: format 7's coded size is its stream's, and
+    format 6's is that plus, per escaped value, 32 bits less its distance code."""
+    from test_idf_scale_offsets import _patchy
+    from test_idf_whole_image import _flow
+
+    from zoo.idf.codec import Codec
+
+    codec = Codec(_flow(3, seed=4, context=8, context_stages=4), "test-escapes", precision="float32")
+    image = _patchy((128, 192, 3))
+    coded, before, per_million, entries, lengths = _script("idf_escapes").escape_costs(codec, [image], "test")
+    assert coded == 8 * len(codec.compress(image)) / image.size
+    assert len(lengths) > 0 and per_million == pytest.approx(1e6 * len(lengths) / image.size)
+    assert before - coded > 20 * len(lengths) / image.size and entries > 0

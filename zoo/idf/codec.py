@@ -24,7 +24,7 @@ context net derives from the stages before. The mean shifts apply to every stage
 first (sent only for the channels it has values in) and, in streams with mean shifts, a second set to the
 later stages. A last prior with context
 (`MixturePrior(context=...)`) has the last latent coded in its `stages` the same way, the first under its
-mixtures.
+mixtures. A value outside its table's window follows its segment's symbols (`escapes`).
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
 foreign stream raises `CodecError` rather than returning wrong pixels.
@@ -49,14 +49,17 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import ZooError
-from zoo.idf import mean_shifts, scale_offsets, tables
+from zoo.idf import escapes, mean_shifts, scale_offsets, tables
 from zoo.idf.layers import coding_stages
 
 MAGIC = b"Z"
-VERSION = 6  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
+VERSION = 7  # 3: table keys in float32 and the thin head convolutions; 4: those heads sum their taps
 # in another order; 5: the split priors' scale offsets per block (`scale_offsets`); 6: a coarser grid of
-# the means' fractions for wide logistics (`tables.fraction_step`). An older stream could decode to other
-# pixels, so it is refused by its version
+# the means' fractions for wide logistics (`tables.fraction_step`); 7: escaped values coded by their
+# distance beyond the window (`escapes`). A stream before 6 could decode to other pixels, so it is
+# refused by its version; 6 differs from 7 only in its escaped values, so a stream without any is written
+# as 6, the oldest version that reads it
+READS = (6, 7)  # the versions this zoo decodes
 CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
 # chunks, so their floats agree
 MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
@@ -65,7 +68,6 @@ MAX_PIXELS = 89_478_485  # like Pillow's decompression-bomb guard (Image.MAX_IMA
 # that claims more dimensions than its payload could hold is refused before any decoding work.
 MIN_BITS_PER_DIM = 1e-3
 
-_raw16 = constriction.stream.model.Uniform(1 << 16)
 
 
 class CodecError(ZooError):
@@ -317,39 +319,42 @@ class Codec:
         tile_shape = self.tile_shape(*images.shape[1:3])
         if images.shape[-1] > tile_shape[-1]:
             raise CodecError(f"'{self.name}' codes {tile_shape[-1]}-channel images; these have {images.shape[-1]}")
-        coder, bits = self._encode(_tile(images, tile_shape), measure)
+        coder, bits, escaped = self._encode(_tile(images, tile_shape), measure)
         stored_images = np.zeros(n, bool)
         if measure:
             stored_images = bits.reshape(n, -1).sum(axis=1) >= 8 * images[0].size
             if stored_images.all():
                 stored_images[:] = False  # the whole-stream fallback below stores them all
             elif stored_images.any():  # code the others again on their own chunks, as the decoder will
-                coder, _ = self._encode(_tile(images[~stored_images], tile_shape), measure=False)
+                coder, _, escaped = self._encode(_tile(images[~stored_images], tile_shape), measure=False)
         body = coder.get_compressed().astype("<u4").tobytes()
         mixed = bool(stored_images.any())
         if mixed:
             body = np.packbits(stored_images).tobytes() + images[stored_images].tobytes() + body
         stored = len(body) >= images.size
         header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored,
-                         offsets=self.scale_offsets, precision=self.precision, shifts=self.mean_shifts)
+                         offsets=self.scale_offsets, precision=self.precision, shifts=self.mean_shifts,
+                         version=VERSION if escaped and not stored else READS[0])
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
 
     def _encode(self, tiles, measure):
-        """(rANS coder holding `tiles`, each tile's bits if `measure`), chunk by chunk."""
+        """(rANS coder holding `tiles`, each tile's bits if `measure`, whether any value escaped its table's
+        window), chunk by chunk."""
         coder = constriction.stream.stack.AnsCoder()
         bits = np.zeros(len(tiles)) if measure else None
+        escaped = False
         chunk = _chunk(tiles.shape[1:])
         for start in reversed(range(0, len(tiles), chunk)):  # a stack: push the last chunk first
             segments = self._chunk_segments(tiles[start : start + chunk])
             if measure:
                 bits[start : start + chunk] = self._tile_bits(segments, len(tiles[start : start + chunk]))
             for low, width, keys, models, values, side in reversed(segments):
-                _encode_segment(values, low, width, keys, models, coder)
+                escaped |= _encode_segment(values, low, width, keys, models, coder)
                 for symbols, model, _ in reversed(side):  # pushed last: the decoder needs them first
                     coder.encode_reverse(symbols.reshape(-1), model)
-        return coder, bits
+        return coder, bits, escaped
 
     def _chunk_segments(self, tiles):
         """The chunk's latents as (low, width, keys, models, values, side) per segment, in decode order; `side`
@@ -454,7 +459,9 @@ class Codec:
                 ordered[start:end] = counts[key][symbols[order[start:end]]]
             symbol_bits = np.empty(len(keys))
             symbol_bits[order] = tables.PRECISION - np.log2(ordered)
-            bits += (symbol_bits + 32.0 * outside).reshape(n, -1).sum(axis=1)
+            if outside.any():
+                symbol_bits[outside] += escapes.bits(escapes.distances(values[outside], low[outside], width[outside])[1])
+            bits += symbol_bits.reshape(n, -1).sum(axis=1)
         return bits
 
     def _last_segments(self, z):
@@ -525,10 +532,10 @@ class Codec:
             stored_images, raw, payload = _split_mixed(payload, shape)
             images[stored_images] = raw
         images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]),
-                                                    header.offsets, header.shifts)
+                                                    header.offsets, header.shifts, header.version)
         return self._checked(images, header, data)
 
-    def _decode_tiles(self, payload, shape, offsets=True, shifts=True):
+    def _decode_tiles(self, payload, shape, offsets=True, shifts=True, version=VERSION):
         """The `shape` images whose tiles the rANS words in `payload` hold."""
         if len(payload) % 4:
             raise CodecError("stream is truncated or corrupted (payload is not whole 32-bit words)")
@@ -537,7 +544,7 @@ class Codec:
         count = -(-h // th) * -(-w // tw) * n
         if count * th * tw * tc * MIN_BITS_PER_DIM > 8 * len(payload) + 64:
             raise CodecError("stream is truncated or corrupted: the header claims more pixels than the payload holds")
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, "<u4").astype(np.uint32))
+        coder = _Decoder(np.frombuffer(payload, "<u4").astype(np.uint32), version)
         chunk = _chunk(tile_shape)
         try:
             tiles = np.concatenate(
@@ -751,21 +758,23 @@ def _grouped(keys):
 
 
 def _encode_segment(values, low, width, keys, models, coder):
-    """Push `values` so that `_decode_segment` pops them: symbols grouped by model, then escaped raw values."""
+    """Push `values` so that `_decode_segment` pops them: symbols grouped by model, then the escaped values
+    (`escapes`); returns whether any value escaped."""
     symbols, outside = tables.to_symbols(values, low, width)
     if outside.any():  # decoded last, so pushed first
-        shifted = values[outside] + tables.RAW_OFFSET
-        if shifted.min() < 0 or shifted.max() >= 1 << 32:
+        above, distance = escapes.distances(values[outside], low[outside], width[outside])
+        if distance.max() >= escapes.LIMIT:
             raise CodecError("a latent is out of the codable range; the model is unsuited to these images")
-        coder.encode_reverse(np.stack([shifted >> 16, shifted & 0xFFFF], axis=1).reshape(-1).astype(np.int32), _raw16)
+        escapes.encode(above, distance, coder)
     order, groups = _grouped(keys)
     ordered = symbols[order]
     for key, start, end in reversed(groups):
         coder.encode_reverse(ordered[start:end], models[key])
+    return bool(outside.any())
 
 
 def _decode_segment(low, width, keys, models, coder):
-    """The integer values `_encode_segment` pushed."""
+    """The integer values `_encode_segment` pushed (`coder` a `_Decoder`)."""
     order, groups = _grouped(keys)
     decoded = [coder.decode(models[key], end - start) for key, start, end in groups]
     symbols = np.empty(len(keys), np.int32)
@@ -773,9 +782,19 @@ def _decode_segment(low, width, keys, models, coder):
     values = low + symbols
     outside = symbols == width
     if outside.any():
-        halves = coder.decode(_raw16, 2 * int(outside.sum())).astype(np.int64).reshape(-1, 2)
-        values[outside] = (halves[:, 0] << 16) + halves[:, 1] - tables.RAW_OFFSET
+        values[outside] = coder.escaped(low[outside], width[outside])
     return values
+
+
+class _Decoder:
+    """The rANS decoder of a stream's words, which decodes escaped values as the stream's format `version`
+    coded them (`escapes.decode`, or before 7 `escapes.decode_raw`)."""
+
+    def __init__(self, words, version):
+        coder = constriction.stream.stack.AnsCoder(words)
+        self.decode, self.is_empty = coder.decode, coder.is_empty  # bound: no extra call on the hot path
+        decode_escapes = escapes.decode if version >= 7 else escapes.decode_raw
+        self.escaped = lambda low, width: decode_escapes(low, width, coder)
 
 
 def _split_mixed(payload, shape):
@@ -850,17 +869,17 @@ class _Header:
     _FLAGS_PRECISION = {bits: precision for precision, bits in _PRECISION_FLAGS.items()}  # refined alone: invalid
 
     def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, precision="float32",
-                 shifts=True):
+                 shifts=True, version=VERSION):
         self.name, self.tag, self.n, self.h, self.w, self.c = name, tag, n, h, w, c
         self.stored, self.mixed, self.size, self.offsets, self.precision = stored, mixed, size, offsets, precision
-        self.shifts = shifts
+        self.shifts, self.version = shifts, version
 
     def pack(self):
         flags = (self.RGB if self.c == 3 else 0) | (self.STORED if self.stored else 0) | (self.BATCH if self.n else 0)
         flags |= (self.MIXED if self.mixed else 0) | (0 if self.offsets else self.NO_OFFSETS)
         flags |= self._PRECISION_FLAGS[self.precision] | (self.MEAN_SHIFTS if self.shifts else 0)
         shape = _varint(self.h) + _varint(self.w) + (_varint(self.n) if self.n else b"")
-        return MAGIC + bytes([VERSION]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
+        return MAGIC + bytes([self.version]) + _varint(_name_number(self.name)) + self.tag + bytes([flags]) + shape
 
     @classmethod
     def parse(cls, data):
@@ -871,8 +890,9 @@ class _Header:
             raise CodecError("not a zoo IDF stream (bad magic)")
         try:
             version = data[2] if data[1:2] == b"I" else data[1]  # format 1 began with "ZI", then its version
-            if version != VERSION:
-                raise CodecError(f"stream format version {version} is not supported (this zoo reads {VERSION})")
+            if version not in READS:
+                raise CodecError(f"stream format version {version} is not supported (this zoo reads "
+                                 f"{' and '.join(map(str, READS))})")
             number, pos = _read_varint(data, 2, max_bytes=26)  # names of up to 32 characters
             name = _number_name(number)
             tag, flags = data[pos : pos + 4], data[pos + 4]
@@ -887,7 +907,8 @@ class _Header:
                 or len(data) < pos + 4 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,
-                   offsets=not flags & cls.NO_OFFSETS, precision=precision, shifts=bool(flags & cls.MEAN_SHIFTS))
+                   offsets=not flags & cls.NO_OFFSETS, precision=precision, shifts=bool(flags & cls.MEAN_SHIFTS),
+                   version=version)
 
     def check_size(self, max_pixels):
         pixels = max(self.n, 1) * self.h * self.w

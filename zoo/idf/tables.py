@@ -4,7 +4,7 @@ Each symbol is coded within a window of `width` integers starting at `low`,
 plus one escape entry holding the tail mass outside the window. Probabilities
 are quantized to integer counts that sum to 2**PRECISION, every entry at least
 1, so every value keeps a nonzero probability. A value outside its window is
-coded as the escape entry followed by the raw value (two 16-bit uniforms).
+coded as the escape entry followed by its distance beyond the window (`escapes`).
 
 The split priors' logistics differ per symbol; rather than a table per symbol,
 each (mean, log-scale) is snapped to a grid: the mean's integer part shifts
@@ -33,7 +33,6 @@ PRECISION = 24
 TOTAL = 1 << PRECISION
 TAIL_SCALES = 12.0  # a window spans mean +- 12 scales: the tails outside hold ~1e-5 of the mass
 MIN_WIDTH, MAX_WIDTH, WIDTH_STEP = 16, 4096, 16
-RAW_OFFSET = 1 << 31  # raw (escaped) values are coded as value + 2**31 in two 16-bit halves
 FRACTIONS = 32  # grid of the mean's fractional part
 SCALE_STEPS = 16  # grid of the log-scale, per unit
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 8.0  # scales from 0.05 to 3000 lattice units
