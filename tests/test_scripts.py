@@ -601,7 +601,8 @@ def test_idf_bfloat16_nets_puts_exactly_one_group_back_in_float32():
 
 def test_the_side_by_side_rows_of_the_codec_choices_benchmarks():
     """benchmarks/idf_mean_shifts.py's and idf_offset_check.py's rows: both figures, their times and the change."""
-    row = _script("idf_mean_shifts").comparison_row("idf-photos", "as they are", 17, (3.68754, 10.71), (3.68683, 9.5), 5)
+    compare = _script("idf_mean_shifts").comparison_row
+    row = compare("idf-photos", "as they are", 17, (3.68754, 10.71), (3.68683, 9.5), digits=5)
     assert row == ["`idf-photos`", "as they are", "17", "3.68754", "10.7", "3.68683", "9.5", "-0.00071 (-0.02%)"]
 
 

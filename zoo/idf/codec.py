@@ -69,7 +69,6 @@ MAX_PIXELS = 89_478_485  # like Pillow's decompression-bomb guard (Image.MAX_IMA
 MIN_BITS_PER_DIM = 1e-3
 
 
-
 class CodecError(ZooError):
     """A stream that cannot be decoded to the exact pixels it was made from."""
 
@@ -460,7 +459,8 @@ class Codec:
             symbol_bits = np.empty(len(keys))
             symbol_bits[order] = tables.PRECISION - np.log2(ordered)
             if outside.any():
-                symbol_bits[outside] += escapes.bits(escapes.distances(values[outside], low[outside], width[outside])[1])
+                _, distance = escapes.distances(values[outside], low[outside], width[outside])
+                symbol_bits[outside] += escapes.bits(distance)
             bits += symbol_bits.reshape(n, -1).sum(axis=1)
         return bits
 
