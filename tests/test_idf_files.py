@@ -173,3 +173,15 @@ def test_a_failed_write_leaves_neither_a_file_nor_a_temporary(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         write_atomically(tmp_path / "a.bin", fail)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_summary_says_larger_when_the_pngs_were_smaller(tmp_path, capsys):
+    """A palette PNG of random pixels from 16 random colours: 4 bits a pixel for PNG, far more for a flow of
+    photographs; the summary says how many times larger, not a fraction 'smaller'."""
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 16, (48, 64)).astype(np.uint8), "P")
+    image.putpalette(rng.integers(0, 256, 48).tolist())
+    image.save(tmp_path / "palette.png")
+    assert cli.main(["compress", str(tmp_path / "palette.png"), "-o", str(tmp_path / "palette.idf")]) == 0
+    summary = capsys.readouterr().out
+    assert "x larger than the PNGs" in summary and "smaller" not in summary

@@ -291,9 +291,11 @@ def _compress(args):
 
     s = files.compress_paths(args.inputs, args.output, model=args.model, precision=args.precision,
                              jobs=files.JOBS if args.jobs is None else args.jobs)
+    ratio = s["ratio_to_png"]
+    against = f"{ratio:.2f}x smaller than" if ratio >= 1 else f"{1 / ratio:.2f}x larger than"
     print(
         f"{s['images']} image(s): {s['bits_per_dim']:.3f} bits per dimension "
-        f"(PNG input {s['png_bits_per_dim']:.3f}), {s['ratio_to_png']:.2f}x smaller than the PNGs"
+        f"(PNG input {s['png_bits_per_dim']:.3f}), {against} the PNGs"
     )
 
 
