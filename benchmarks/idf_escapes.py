@@ -15,7 +15,6 @@ Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/idf_escapes.py
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).parent))
+from idf_mean_shifts import photo_models, validation_photos  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 
@@ -52,16 +52,12 @@ def escape_costs(codec, photos, label):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=["idf-photos", "idf-gray"])
-    args = parser.parse_args(argv)
-    from zoo import registry
+    models = photo_models(__doc__, argv)
     from zoo.idf.codec import Codec
 
     rows, lengths = [], None
-    for name in args.models:
-        recipe = registry.spec(name).recipe
-        photos = [image.numpy() for image, _ in recipe.load(recipe.validation_split)]
+    for name in models:
+        photos = validation_photos(name)
         coded, before, per_million, entries, found = escape_costs(Codec.for_model(name), photos, name)
         lengths = found if lengths is None else lengths
         change = coded - before

@@ -44,6 +44,21 @@ def coded_bits(codec, photos, label):
     return 8 * size / sum(image.size for image in photos), time.perf_counter() - start
 
 
+def photo_models(doc, argv):
+    """The photo models a benchmark named on its command line `argv` (both published ones by default)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("models", nargs="*", default=["idf-photos", "idf-gray"])
+    return parser.parse_args(argv).models
+
+
+def validation_photos(name):
+    """The validation photographs of registered photo model `name`'s recipe, whole (uint8 arrays)."""
+    from zoo import registry
+
+    recipe = registry.spec(name).recipe
+    return [image.numpy() for image, _ in recipe.load(recipe.validation_split)]
+
+
 def comparison_row(name, label, count, before, after, digits=4):
     """A table row of model `name` on `count` photographs (`label`): (bits/dim, seconds) `before` and `after`,
     and the change, with `digits` decimals."""
@@ -66,17 +81,13 @@ def chosen(codec, photos, model, size):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", default=["idf-photos", "idf-gray"])
-    args = parser.parse_args(argv)
-    from zoo import registry
+    models = photo_models(__doc__, argv)
     from zoo.idf import mean_shifts, scale_offsets
     from zoo.idf.codec import Codec
 
     rows, counts = [], None
-    for name in args.models:
-        recipe = registry.spec(name).recipe
-        photos = [image.numpy() for image, _ in recipe.load(recipe.validation_split)]
+    for name in models:
+        photos = validation_photos(name)
         with_shifts = Codec.for_model(name)
         without = Codec(with_shifts.flow, name, mean_shifts=False)
         sets = [("as they are", photos)]

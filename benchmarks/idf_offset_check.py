@@ -23,23 +23,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from idf_mean_shifts import coded_bits, comparison_row  # noqa: E402
+from idf_mean_shifts import coded_bits, comparison_row, validation_photos  # noqa: E402
 from results_file import markdown_table, write_results  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)
-    from zoo import registry
     from zoo.idf import scale_offsets
     from zoo.idf.codec import Codec
 
-    def validation(name):
-        recipe = registry.spec(name).recipe
-        return [image.numpy() for image, _ in recipe.load(recipe.validation_split)]
-
-    gray = validation("idf-gray")
-    sets = [("idf-photos", "as they are", validation("idf-photos")),
+    gray = validation_photos("idf-gray")
+    sets = [("idf-photos", "as they are", validation_photos("idf-photos")),
             ("idf-photos", "gray, as three equal channels", [np.repeat(image, 3, axis=-1) for image in gray]),
             ("idf-gray", "gray (luma)", gray)]
     rows, sharp = [], scale_offsets.SHARP
