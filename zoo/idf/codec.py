@@ -177,8 +177,8 @@ class Codec:
 
     `scale_offsets=False` codes without the split priors' scale offsets per block (`scale_offsets`), and
     `mean_shifts=False` without their mean shifts per block (`mean_shifts`) and the later stages' offsets, as
-    streams were before them, to measure what they save; the stream records the choices, so any codec of the
-    flow decodes it.
+    streams were before them (escaped values aside, which format 7 codes shorter: `escapes`), to measure what
+    they save; the stream records the choices, so any codec of the flow decodes it.
 
     `precision`: the arithmetic of the flow's networks. "float32"; "bfloat16": every convolution multiplies
     in bfloat16 and sums in float32, hidden layers rounded to bfloat16, the couplings' translations refined
