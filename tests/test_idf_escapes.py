@@ -1,6 +1,8 @@
 """Values outside their table's window: the distance code round trips at every bit length and costs what
 `escapes.bits` says, the codec writes format 7 only for streams that hold an escape, and format 6 streams'
-escapes still decode (their fixture: tests/test_idf_mean_shifts.py)."""
+escapes still decode (a published model's fixture here; a test flow's in tests/test_idf_mean_shifts.py)."""
+
+from pathlib import Path
 
 import constriction
 import numpy as np
@@ -65,3 +67,28 @@ def test_other_format_versions_are_refused(version):
     data[1] = version
     with pytest.raises(CodecError, match=f"version {version} is not supported"):
         codec.decompress(bytes(data))
+
+
+def _salted_gradient():
+    """A 64x64 colour gradient with five pixels set to 0 or 255 per channel: sharp priors, values far off."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:64, :64]
+    image = np.stack([100 + xx, 80 + yy, 120 + (xx + yy) // 2], -1).astype(np.int64)
+    where = rng.integers(0, 64, (5, 2))
+    image[where[:, 0], where[:, 1]] = rng.choice([0, 255], (5, 3))
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def test_a_published_models_format_6_stream_with_escapes_still_decodes():
+    """tests/data/idf_photos_format_6.idf: `_salted_gradient()` coded by the zoo of commit cf966dc
+    (`Codec.for_model("idf-photos", precision="float32")`), format 6, its salt escaping: it decodes bit for bit,
+    and coded again it is format 7, the same header but its version, and shorter."""
+    data = (Path(__file__).parent / "data" / "idf_photos_format_6.idf").read_bytes()
+    codec = Codec.for_model("idf-photos", precision="float32")
+    image = _salted_gradient()
+    header = _Header.parse(data)
+    assert header.version == 6
+    np.testing.assert_array_equal(codec.decompress(data), image)
+    again = codec.compress(image)
+    assert _Header.parse(again).version == 7 and again[2 : header.size] == data[2 : header.size]
+    assert len(again) < len(data)
