@@ -1,7 +1,7 @@
 """Where an IDF model wins and loses on Kodak: bits/dim per photograph for WebP lossless, JPEG 2000 and
 JPEG XL beside `idf-photos` in its default precision (and in float32 beside a bfloat16 default, and any
 `--candidate` weights, and with `--without-shifts` the default codec without its mean shifts per block, as
-streams were before them), with the share of each photograph's pixels
+streams were before them but for format 7's escaped values), with the share of each photograph's pixels
 that have a channel at 255 (blown-out highlights).
 
 Every stream is decoded and checked bit-exact. The Kodak photographs are the test split: this reports a

@@ -388,8 +388,8 @@ class Codec:
         channel, each measured on its own stage's values as they are coded (without mean shifts, as streams
         were before them: the first stage's, measured on all the values of its channels under the prior).
         The side information lists (symbols, model, bits per tile) in decode order."""
-        shift, index, later_index, side = (mean_shifts.none(values.shape), _no_offsets(values.shape),
-                                           _no_offsets(values.shape), [])
+        shift, index, later_index, side = (mean_shifts.none(values.shape), scale_offsets.none(values.shape),
+                                           scale_offsets.none(values.shape), [])
         if not scale_offsets.adapts(*values.shape[1:3]):
             return shift, index, later_index, side
         sent = _first_stage_channels(values.shape[-1], self._stage_count(level))
@@ -573,11 +573,12 @@ class Codec:
         shift = _decode_blocks(coder, shape, mean_shifts.none, mean_shifts.MODEL) if shifts else mean_shifts.none(shape)
         sent = _first_stage_channels(shape[-1], stages)
         first_model = scale_offsets.FIRST_MODEL if shifts else scale_offsets.MODEL
-        index = _decode_blocks(coder, shape, _no_offsets, first_model, sent) if offsets else _no_offsets(shape)
+        index = (_decode_blocks(coder, shape, scale_offsets.none, first_model, sent) if offsets
+                 else scale_offsets.none(shape))
         first, *later = _stages(shape, stages)
-        later_index = _no_offsets(shape)
+        later_index = scale_offsets.none(shape)
         if offsets and shifts and later:
-            later_index = _decode_blocks(coder, shape, _no_offsets, scale_offsets.LATER_MODEL)
+            later_index = _decode_blocks(coder, shape, scale_offsets.none, scale_offsets.LATER_MODEL)
         keys = self._keys[level](mean, log_scale, index, shift, first)
         first_values = _decode_segment(*self._logistic_segment(*keys), coder)
         if self._context[level] is None:
@@ -682,12 +683,6 @@ def _flat_blocks(shift, later_index, shape):
 def _later_mask(shape, count):
     """1.0 where a latent of `shape` (H, W, C) has values of its later coding stages (of `count`), else 0.0."""
     return (ops.convert_to_numpy(coding_stages(np.zeros((1, *shape), np.float32), count)) > 0).astype(np.float32)
-
-
-def _no_offsets(shape):
-    """The offset index of every block of a latent of `shape` that gets no offsets: all at zero."""
-    n, h, w, c = shape
-    return np.full((n, *scale_offsets.blocks(h, w), c), scale_offsets.OFFSETS // 2, np.int32)
 
 
 def _decode_blocks(coder, shape, none, model, sent=None):

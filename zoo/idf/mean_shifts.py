@@ -29,7 +29,7 @@ import constriction
 import numpy as np
 from keras import ops
 
-from zoo.idf.scale_offsets import block_means, blocks, information, per_position  # one grid of blocks for both
+from zoo.idf.scale_offsets import block_means, information, per_position, unchanged  # one grid of blocks for both
 
 STEP = 0.25  # lattice units between shifts
 SHIFTS = 9  # shifts (k - SHIFTS // 2) * STEP for k in [0, SHIFTS): -1 ... +1
@@ -62,8 +62,7 @@ def values(index):
 
 def none(shape):
     """The shift index of every block of a latent of `shape` (N, H, W, C) that gets no shifts: all at zero."""
-    n, h, w, c = shape
-    return np.full((n, *blocks(h, w), c), SHIFTS // 2, np.int32)
+    return unchanged(shape, SHIFTS // 2)
 
 
 def bits(index):

@@ -81,9 +81,8 @@ def _checked(index, y, mean, log_scale, weights, counts):
     column) is below SHARP, the encoder compares the ideal bits of its values (`weights`: which count; all if
     None) with and without the offset, plus the offset's own bits under the frequencies `counts`."""
     middle = len(counts) // 2
-    sampled = log_scale[:, ::SHARP_EVERY, ::SHARP_EVERY]
-    sharp = _block_sums(sampled, BLOCK // SHARP_EVERY) / _block_sums(np.ones_like(sampled[:1]), BLOCK // SHARP_EVERY)
-    moved = np.nonzero((index != middle) & (sharp < SHARP))
+    sharp = block_means(log_scale[:, ::SHARP_EVERY, ::SHARP_EVERY], block=BLOCK // SHARP_EVERY) < SHARP
+    moved = np.nonzero((index != middle) & sharp)
     if not len(moved[0]):
         return index
     (y, mean, log_scale, *mask), inside = selected_blocks([y, mean, log_scale, *([] if weights is None else [weights])],
@@ -91,7 +90,7 @@ def _checked(index, y, mean, log_scale, weights, counts):
     offset = values(index[moved])[:, None, None]
     saved = logistic_bits(y, mean, log_scale) - logistic_bits(y, mean, log_scale + offset)
     gain = (saved * inside * (mask[0] if mask else 1.0)).sum(axis=(1, 2))
-    side_bits = -np.log2(counts / counts.sum())
+    side_bits = symbol_bits(counts)
     index = index.copy()
     index[tuple(m[gain <= side_bits[index[moved]] - side_bits[middle]] for m in moved)] = middle
     return index
@@ -108,20 +107,35 @@ def logistic_bits(y, mean, log_scale):
     return -np.log2(np.maximum(upper - lower, np.float32(1.0 / tables.TOTAL)))
 
 
+def symbol_bits(counts):
+    """The information content (bits) of each symbol under fixed frequencies `counts`."""
+    return -np.log2(counts / counts.sum())
+
+
 def information(index, counts):
     """The information content (bits) of each example's blocks' `index` (N, rows, columns, C) under fixed
     frequencies `counts`."""
-    return -np.log2(counts[index] / counts.sum()).reshape(len(index), -1).sum(axis=1)
+    return symbol_bits(counts)[index].reshape(len(index), -1).sum(axis=1)
 
 
-def block_means(values, weights=None):
-    """The (`weights`-weighted) mean of `values` (N, H, W, C) over each block and channel, (N, rows, columns, C);
-    a partial last row or column of blocks averages what it has."""
+def unchanged(shape, middle):
+    """The index `middle` (no change) for every block and channel of a latent of `shape` (N, H, W, C)."""
+    n, h, w, c = shape
+    return np.full((n, *blocks(h, w), c), middle, np.int32)
+
+
+def none(shape):
+    """The offset index of every block of a latent of `shape` that gets no offsets: all at zero."""
+    return unchanged(shape, OFFSETS // 2)
+
+
+def block_means(values, weights=None, block=BLOCK):
+    """The (`weights`-weighted) mean of `values` (N, H, W, C) over each `block` x `block` block and channel,
+    (N, rows, columns, C); a partial last row or column of blocks averages what it has."""
     if weights is None:
-        rows, cols = (np.minimum(BLOCK, side - BLOCK * np.arange(count)) for side, count in
-                      zip(values.shape[1:3], blocks(*values.shape[1:3])))
-        return _block_sums(values) / np.outer(rows, cols).astype(np.float32)[None, :, :, None]
-    return _block_sums(values * weights) / np.maximum(_block_sums(weights), 1e-30)
+        rows, cols = (np.minimum(block, side - block * np.arange(-(-side // block))) for side in values.shape[1:3])
+        return _block_sums(values, block) / np.outer(rows, cols).astype(np.float32)[None, :, :, None]
+    return _block_sums(values * weights, block) / np.maximum(_block_sums(weights, block), 1e-30)
 
 
 def values(index):
