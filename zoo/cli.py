@@ -120,9 +120,11 @@ def _parser():
                    help="the output file for one input file, else a folder (streams end in .idf)")
     p.add_argument("--model", help="the IDF model to code with (default: every published one that fits the "
                    "image, keeping the shortest stream)")
-    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16", "portable"), default="auto",
                    help="the networks' arithmetic (default auto: bfloat16 for photo models on CPUs with bfloat16 "
-                   "matrix units: faster, at a small cost in bits; the stream records it)")
+                   "matrix units: faster, at a small cost in bits; the stream records it). Streams decode only on "
+                   "CPUs that compute alike; portable: exact arithmetic, decodable on any machine, several times "
+                   "slower")
     _jobs_argument(p)
     p.set_defaults(run=_compress)
 

@@ -49,7 +49,7 @@ import numpy as np
 from keras import ops
 
 from zoo.errors import ZooError
-from zoo.idf import escapes, mean_shifts, scale_offsets, tables
+from zoo.idf import escapes, exact, mean_shifts, scale_offsets, tables
 from zoo.idf.layers import coding_stages
 
 MAGIC = b"Z"
@@ -59,7 +59,8 @@ VERSION = 7  # 3: table keys in float32 and the thin head convolutions; 4: those
 # distance beyond the window (`escapes`). A stream before 6 could decode to other pixels, so it is
 # refused by its version; 6 differs from 7 only in its escaped values, so a stream without any is written
 # as 6, the oldest version that reads it
-READS = (6, 7)  # the versions this zoo decodes
+PORTABLE_VERSION = 8  # 8: format 7 in the portable arithmetic (`exact`), which older zoos cannot compute
+READS = (6, 7, PORTABLE_VERSION)  # the versions this zoo decodes
 CHUNK_PIXELS = 128 * 32 * 32  # pixels per model call (at least one tile); encoder and decoder use the same
 # chunks, so their floats agree
 MAX_SIDE = 1024  # a fully convolutional flow codes an image whole, or in pieces of at most this side
@@ -167,7 +168,7 @@ def _weights_tag(flow):
     return digest.digest()[:4]
 
 
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16", "portable")
 ROUNDED_PRIORS = "bfloat16-rounded-priors"  # the bfloat16 arithmetic of streams made before the priors' mean
 # heads were refined (`IntegerDiscreteFlow.set_mixed_precision(prior_heads="rounded")`): kept to decode them
 
@@ -202,8 +203,9 @@ class Codec:
         self._siblings = {precision: self}  # precision -> codec of the same flow, for streams of the other
         means, log_scales, logits = (ops.convert_to_numpy(p) for p in flow.prior.params())
         k = means.shape[-1]
+        self._portable = precision == "portable"
         self._prior_low, counts = tables.mixture_tables(
-            means.reshape(-1, k), log_scales.reshape(-1, k), logits.reshape(-1, k)
+            means.reshape(-1, k), log_scales.reshape(-1, k), logits.reshape(-1, k), self._portable
         )
         self._prior_width = counts.shape[1] - 1
         self._prior_counts = counts
@@ -211,8 +213,15 @@ class Codec:
         self._logistic_models, self._logistic_counts = {}, {}  # table key -> Categorical / counts, built on first use
         self._bank_low = np.zeros(tables.SCALE_LEVELS * tables.FRACTIONS, np.int64)
         self._bank_width = np.zeros_like(self._bank_low)
-        self._compile(flow if precision == "float32"
-                      else bfloat16_copy(flow, prior_heads="rounded" if precision == ROUNDED_PRIORS else "refined"))
+        if precision in ("float32", "portable"):
+            self._compile(exact_copy(flow) if self._portable else flow)
+        else:
+            self._compile(bfloat16_copy(flow, prior_heads="rounded" if precision == ROUNDED_PRIORS else "refined"))
+
+    def _version(self, escaped):
+        """The format a stream of this codec is written in: portable streams 8; others 7 where a value
+        escaped, else 6 (which older zoos read too)."""
+        return PORTABLE_VERSION if self._portable else VERSION if escaped else READS[0]
 
     def _sibling(self, precision):
         """The codec of the same flow, name and offsets in `precision` (built once; this one if it is in it)."""
@@ -333,7 +342,7 @@ class Codec:
         stored = len(body) >= images.size
         header = _Header(self.name, self.tag, 0 if single else n, *images.shape[1:], stored, mixed=mixed and not stored,
                          offsets=self.scale_offsets, precision=self.precision, shifts=self.mean_shifts,
-                         version=VERSION if escaped and not stored else READS[0])
+                         version=self._version(escaped and not stored))
         head = header.pack()
         crc = zlib.crc32(images.tobytes(), zlib.crc32(head))
         return head + struct.pack("<I", crc) + (images.tobytes() if stored else body)
@@ -500,7 +509,7 @@ class Codec:
             with _building:
                 for key in present:
                     if key not in self._logistic_models:  # a table is complete once its model is in
-                        low, counts = tables.logistic_table(key)
+                        low, counts = tables.logistic_table(key, self._portable)
                         self._bank_low[key], self._bank_width[key] = low, len(counts) - 1
                         self._logistic_counts[key] = counts
                         self._logistic_models[key] = _categorical(counts)
@@ -723,6 +732,18 @@ def bfloat16_units():
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
+def exact_copy(flow):
+    """A copy of `flow` (same config and weights) whose networks compute exactly, as
+    `Codec(precision="portable")` runs them (`exact`): the same bits on every machine.
+
+    Example:
+        >>> exact_copy(flow)(images)  # bits per dimension in the portable codec's arithmetic
+    """
+    copy = type(flow).from_config(flow.get_config())
+    copy.set_weights(flow.get_weights())
+    return exact.prepare(copy)
+
+
 def bfloat16_copy(flow, prior_heads="refined"):
     """A copy of `flow` (same config and weights) that runs its networks in bfloat16 as
     `Codec(precision="bfloat16")` does, so the caller's flow keeps its own precision. Its bits per dimension
@@ -860,8 +881,9 @@ class _Header:
     """
 
     RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16, REFINED_PRIORS, MEAN_SHIFTS = 1, 2, 4, 8, 16, 32, 64, 128  # flags
-    _PRECISION_FLAGS = {"float32": 0, ROUNDED_PRIORS: BFLOAT16, "bfloat16": BFLOAT16 | REFINED_PRIORS}
-    _FLAGS_PRECISION = {bits: precision for precision, bits in _PRECISION_FLAGS.items()}  # refined alone: invalid
+    _PRECISION_FLAGS = {"float32": 0, ROUNDED_PRIORS: BFLOAT16, "bfloat16": BFLOAT16 | REFINED_PRIORS,
+                        "portable": REFINED_PRIORS}  # refined alone: portable, in format 8 only
+    _FLAGS_PRECISION = {bits: precision for precision, bits in _PRECISION_FLAGS.items()}
 
     def __init__(self, name, tag, n, h, w, c, stored, size=None, mixed=False, offsets=True, precision="float32",
                  shifts=True, version=VERSION):
@@ -898,7 +920,7 @@ class _Header:
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         mixed = bool(flags & cls.MIXED)
         precision = cls._FLAGS_PRECISION.get(flags & (cls.BFLOAT16 | cls.REFINED_PRIORS))
-        if precision is None or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 \
+        if (precision == "portable") != (version == PORTABLE_VERSION) or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 \
                 or len(data) < pos + 4 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.idf import exact
 from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
 
 SCALE = 256.0  # networks see and emit values in units of the 256-level range
@@ -219,6 +220,7 @@ class ConvNet(keras.layers.Layer):
 
     bfloat16_head = None  # None, "rounded" or "refined": set by `IntegerDiscreteFlow.set_mixed_precision(True,
     # heads=True)` for coding (`bfloat16_conv`); not in the config
+    exact = False  # set by `exact.prepare` for portable coding (`exact.conv_net`); not in the config
 
     def hidden_convolutions(self):
         """Every convolution but the head (the ones `IntegerDiscreteFlow.set_mixed_precision` may run in bfloat16)."""
@@ -232,6 +234,8 @@ class ConvNet(keras.layers.Layer):
         self.bfloat16_head = bfloat16_head
 
     def call(self, x, training=None):
+        if self.exact and not training:
+            return exact.conv_net(self, x)
         h = ops.relu(self._norm(self.stem_norm, self.stem(x)))
         for inner, inner_norm, outer, outer_norm in zip(self.inner, self.inner_norms, self.outer, self.outer_norms):
             h = ops.relu(h + self._norm(outer_norm, outer(ops.relu(self._norm(inner_norm, inner(h))))))
@@ -325,6 +329,8 @@ class SplitPrior(keras.layers.Layer):
         self.width, self.depth, self.norm_groups, self.context = width, depth, norm_groups, context
         self.stages = _checked_stages(stages)
 
+    exact = False  # set by `exact.prepare`: exp(+-log-scale) from `exact.scale_exp`'s table; not in the config
+
     def build(self, input_shape):
         channels = input_shape[-1]
         self.keep = channels // 2
@@ -347,13 +353,15 @@ class SplitPrior(keras.layers.Layer):
         (`mean`, `log_scale`) and y's values in the stages before; y's other values are not read (they may be
         anything)."""
         seen = ops.broadcast_to(coding_stages(y, self.stages) < stage, ops.shape(y))
-        residual = ops.where(seen, (y - mean) * ops.exp(-log_scale), 0.0)
+        inverse_scale, scale = (exact.scale_exp(log_scale, -1.0), exact.scale_exp(log_scale)) if self.exact \
+            else (ops.exp(-log_scale), ops.exp(log_scale))
+        residual = ops.where(seen, (y - mean) * inverse_scale, 0.0)
         features = [kept / SCALE, log_scale - math.log(32.0), residual, ops.abs(residual), ops.cast(seen, "float32")]
         # the prior learns from its own bits, not through the net's inputs: a residual grows without bound
         # as its scale shrinks, and its gradient with it (training the flow with it diverged)
         out = self.context_net(ops.stop_gradient(ops.concatenate(features, axis=-1)))
         shift, log_scale_shift = _split_channels(out, out.shape[-1] // 2)
-        return mean + shift * ops.exp(log_scale), ops.clip(log_scale + log_scale_shift, *LOG_SCALE_RANGE)
+        return mean + shift * scale, ops.clip(log_scale + log_scale_shift, *LOG_SCALE_RANGE)
 
     def context_logp(self, kept, y, mean, log_scale):
         """log P of each of y's values that the context net codes (stage 1 and later), 0.0 at stage 0."""

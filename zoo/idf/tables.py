@@ -29,6 +29,8 @@ Example:
 import numpy as np
 from keras import ops
 
+from zoo.idf import exact
+
 PRECISION = 24
 TOTAL = 1 << PRECISION
 TAIL_SCALES = 12.0  # a window spans mean +- 12 scales: the tails outside hold ~1e-5 of the mass
@@ -43,9 +45,10 @@ COARSE_EVERY = 11  # scale levels per doubling of the scale (16 ln 2), and of th
 MAX_COARSENING = 5  # the coarsest grid: one table per scale level (step FRACTIONS)
 
 
-def window_widths(log_scale):
-    """The window width for each logistic scale, rounded up to a multiple of WIDTH_STEP."""
-    span = 2.0 * TAIL_SCALES * np.exp(log_scale)
+def window_widths(log_scale, portable=False):
+    """The window width for each logistic scale, rounded up to a multiple of WIDTH_STEP (`portable`: with
+    `exact.exp`, the same on every machine)."""
+    span = 2.0 * TAIL_SCALES * (exact.exp if portable else np.exp)(log_scale)
     widths = WIDTH_STEP * np.ceil(span / WIDTH_STEP)
     return np.clip(widths, MIN_WIDTH, MAX_WIDTH).astype(np.int64)
 
@@ -60,7 +63,8 @@ def logistic_keys(mean, log_scale):
     base = ops.clip(ops.floor(mean), -MAX_BASE, MAX_BASE)  # a mean that far off escapes every window anyway
     fraction = ops.clip(ops.floor((mean - base) * FRACTIONS), 0, FRACTIONS - 1)
     level = ops.clip(ops.round((log_scale - LOG_SCALE_MIN) * SCALE_STEPS), 0, SCALE_LEVELS - 1)
-    step = ops.power(2.0, ops.clip(ops.floor((level - COARSE_FROM) / COARSE_EVERY) + 1, 0, MAX_COARSENING))
+    doublings = ops.clip(ops.floor((level - COARSE_FROM) / COARSE_EVERY) + 1, 0, MAX_COARSENING)
+    step = ops.take(_STEPS, ops.cast(doublings, "int32"))  # 2**doublings, exactly on every machine
     fraction = ops.floor(fraction / step) * step  # small integers: exact in float32
     return ops.cast(base, "int32"), ops.cast(level * FRACTIONS + fraction, "int32")
 
@@ -71,42 +75,59 @@ def fraction_step(level):
     return 2 ** min(max((level - COARSE_FROM) // COARSE_EVERY + 1, 0), MAX_COARSENING)
 
 
-def logistic_table(key):
-    """(low, counts) of table `key`: values base + low ... base + low + width - 1, then the escape."""
+def logistic_table(key, portable=False):
+    """(low, counts) of table `key`: values base + low ... base + low + width - 1, then the escape.
+    `portable`: built with `exact`'s exp and sums in one order, the same counts on every machine."""
     level, fraction = divmod(int(key), FRACTIONS)
     mean = (fraction + 0.5 * fraction_step(level)) / FRACTIONS  # the middle of the fraction's bin
     log_scale = LOG_SCALE_MIN + level / SCALE_STEPS
-    width = int(window_widths(log_scale))
+    width = int(window_widths(log_scale, portable))
     low = int(np.round(mean)) - width // 2
     edges = low + np.arange(width + 1) - 0.5
-    cdf = _sigmoid((edges - mean) * np.exp(-log_scale))
-    return low, _quantize(np.diff(cdf)[None], np.array([1.0 - (cdf[-1] - cdf[0])]))[0]
+    if portable:
+        cdf = exact.sigmoid((edges - mean) * exact.exp(-log_scale))
+    else:
+        cdf = _sigmoid((edges - mean) * np.exp(-log_scale))
+    return low, _quantize(np.diff(cdf)[None], np.array([1.0 - (cdf[-1] - cdf[0])]), portable)[0]
 
 
-def mixture_tables(means, log_scales, logits):
-    """(low, counts) for mixtures of discretized logistics, one row per symbol; components on the last axis."""
+def mixture_tables(means, log_scales, logits, portable=False):
+    """(low, counts) for mixtures of discretized logistics, one row per symbol; components on the last axis.
+    `portable`: built with `exact`'s exp and sums in one order, the same counts on every machine."""
     means, log_scales, logits = (np.asarray(a, np.float64) for a in (means, log_scales, logits))
-    weights = np.exp(logits - logits.max(-1, keepdims=True))
-    weights /= weights.sum(-1, keepdims=True)
-    scales = np.exp(log_scales)
+    exp = exact.exp if portable else np.exp
+    weights = exp(logits - logits.max(-1, keepdims=True))
+    weights /= _last_axis_sum(weights, portable)[..., None]
+    scales = exp(log_scales)
     lo = np.floor((means - TAIL_SCALES * scales).min(-1))
     hi = np.ceil((means + TAIL_SCALES * scales).max(-1))
     width = int(np.clip(WIDTH_STEP * np.ceil((hi - lo).max() / WIDTH_STEP), MIN_WIDTH, MAX_WIDTH))
     center = np.round((weights * means).sum(-1))
     low = np.clip(center - width // 2, lo, np.maximum(lo, hi - width)).astype(np.int64)
     edges = low[:, None] + np.arange(width + 1) - 0.5
-    cdf = (weights[:, None, :] * _sigmoid((edges[..., None] - means[:, None, :]) / scales[:, None, :])).sum(-1)
-    return low, _quantize(np.diff(cdf, axis=1), 1.0 - (cdf[:, -1] - cdf[:, 0]))
+    sigmoid = exact.sigmoid if portable else _sigmoid
+    cdf = _last_axis_sum(weights[:, None, :] * sigmoid((edges[..., None] - means[:, None, :]) / scales[:, None, :]),
+                         portable)
+    return low, _quantize(np.diff(cdf, axis=1), 1.0 - (cdf[:, -1] - cdf[:, 0]), portable)
+
+
+def _last_axis_sum(x, portable):
+    """x summed over its last axis; `portable`: term by term in index order (NumPy's sum may pair terms
+    differently on other CPUs)."""
+    return np.cumsum(x, axis=-1)[..., -1] if portable else x.sum(-1)
+
+
+_STEPS = np.array([2.0**k for k in range(MAX_COARSENING + 1)], np.float32)
 
 
 def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _quantize(probs, tail):
+def _quantize(probs, tail, portable=False):
     """Integer counts >= 1 per entry (the last entry is the escape), each row summing to TOTAL."""
     probs = np.concatenate([probs, np.maximum(tail, 0.0)[:, None]], axis=1)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs /= _last_axis_sum(probs, portable)[:, None]
     n = probs.shape[1]
     counts = np.floor(probs * (TOTAL - n)).astype(np.int64) + 1
     rows = np.arange(len(counts))
