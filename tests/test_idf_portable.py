@@ -161,3 +161,26 @@ def test_published_portable_streams_decode_the_same_with_other_kernels(tmp_path,
     subprocess.run([sys.executable, "-c", _DECODE, str(path)], check=True, timeout=300,
                    env={**os.environ, **environment})
     np.testing.assert_array_equal(np.load(str(path) + ".npy"), image)
+
+
+def test_a_corrupt_stream_says_portable_streams_decode_anywhere_unless_it_is_one(codecs):
+    """A float32 or bfloat16 stream that fails may be sound and only decoded on a CPU that sums otherwise."""
+    for precision, hinted in (("float32", True), ("portable", False)):
+        data = bytearray(codecs[precision].compress(_photo((32, 32, 3), seed=9)))
+        data[-8] ^= 0x10
+        with pytest.raises(CodecError, match="corrupted") as error:
+            codecs[precision].decompress(bytes(data))
+        assert ("precision='portable'" in str(error.value)) == hinted
+
+
+def test_a_tensorflow_failure_while_decoding_is_a_codec_error(codecs, monkeypatch):
+    import tensorflow as tf
+
+    data = codecs["float32"].compress(_photo((32, 32, 3), seed=9))
+
+    def unsupported(*args):
+        raise tf.errors.AbortedError(None, None, "no bfloat16 kernels here")
+
+    monkeypatch.setattr(codecs["float32"], "_decode_tiles", unsupported)
+    with pytest.raises(CodecError, match="cannot run the stream's float32 arithmetic"):
+        codecs["float32"].decompress(data)

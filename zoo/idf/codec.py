@@ -169,6 +169,8 @@ def _weights_tag(flow):
 
 
 PRECISIONS = ("auto", "float32", "bfloat16", "portable")
+PORTABLE_HINT = ("float32 and bfloat16 streams decode only where the CPU sums the networks' products alike; "
+                 "precision='portable' (zoo compress --precision portable) writes streams that decode anywhere")
 ROUNDED_PRIORS = "bfloat16-rounded-priors"  # the bfloat16 arithmetic of streams made before the priors' mean
 # heads were refined (`IntegerDiscreteFlow.set_mixed_precision(prior_heads="rounded")`): kept to decode them
 
@@ -540,9 +542,22 @@ class Codec:
         if header.mixed:
             stored_images, raw, payload = _split_mixed(payload, shape)
             images[stored_images] = raw
-        images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]),
-                                                    header.offsets, header.shifts, header.version)
+        import tensorflow as tf
+
+        try:
+            images[~stored_images] = self._decode_tiles(payload, (n - int(stored_images.sum()), *shape[1:]),
+                                                        header.offsets, header.shifts, header.version)
+        except tf.errors.OpError as e:  # e.g. bfloat16 convolutions on a CPU oneDNN has none for
+            raise CodecError(f"this machine cannot run the stream's {self.precision} arithmetic "
+                             f"(TensorFlow: {type(e).__name__}); {PORTABLE_HINT}") from None
+        except CodecError as e:
+            raise CodecError(f"{e}{self._hint()}") from None
         return self._checked(images, header, data)
+
+    def _hint(self):
+        """What to add to a corrupt-stream error: a stream of a non-portable arithmetic may be sound and only
+        decoded on a CPU that sums otherwise."""
+        return "" if self._portable else f" (or it was written on a CPU that computes otherwise; {PORTABLE_HINT})"
 
     def _decode_tiles(self, payload, shape, offsets=True, shifts=True, version=VERSION):
         """The `shape` images whose tiles the rANS words in `payload` hold."""
@@ -566,12 +581,12 @@ class Codec:
             raise CodecError("stream is corrupted: data is left over after the last symbol")
         return _untile(tiles, shape)
 
-    @staticmethod
-    def _checked(images, header, data):
+    def _checked(self, images, header, data):
         """The images, if they pass the stream's CRC32; in the shape that was given to `compress`."""
         crc = struct.unpack_from("<I", data, header.size)[0]
         if zlib.crc32(images.tobytes(), zlib.crc32(data[: header.size])) != crc:
-            raise CodecError("stream is corrupted: the decoded pixels fail the CRC32 check")
+            raise CodecError(f"stream is corrupted: the decoded pixels fail the CRC32 check"
+                             f"{'' if header.stored else self._hint()}")
         return images[0] if header.n == 0 else images
 
     def _decode_split(self, coder, level, kept, offsets, shifts):
