@@ -8,7 +8,7 @@ for all images, against the model's ideal -log2 P(x).
 Usage:
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py              # full test split, ~15 min
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --images 500
-    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --kodak      # Kodak photographs, ~10 min
+    ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --kodak      # Kodak photographs, ~25 min
     ZOO_DATA_DIR=../shared/data/tfds python benchmarks/compression.py --kodak \
         --candidate idf-photos=runs/idf-photos-low/best.weights.h5 --results compression_kodak_candidate
 
@@ -66,7 +66,8 @@ NOTES = ("bits/dim = file bytes x 8 / ({dims}); every decode checked bit-exact. 
          "after its first call (the first photograph coded and decoded once, untimed there; that call's seconds, "
          "mostly tracing the compiled graphs, are the last column); loading the model is not timed. An IDF "
          "model's default precision is bfloat16 for photo models on CPUs with bfloat16 matrix units (`Codec`); "
-         "where it is, the float32 row beside it codes the same photographs in float32.")
+         "where it is, the float32 row beside it codes the same photographs in float32. The portable rows code "
+         "them in exact arithmetic, whose streams decode bit for bit on any machine (`zoo/idf/exact.py`).")
 
 
 def _first_call(codec, image):
@@ -80,9 +81,10 @@ def _first_call(codec, image):
 
 
 def precisions(model):
-    """[registered IDF `model`'s default codec, then its float32 one where the default is bfloat16]."""
+    """[registered IDF `model`'s default codec, its float32 one where the default is bfloat16, its portable one]."""
     default = Codec.for_model(model)
-    return [default] + ([Codec.for_model(model, "float32")] if default.precision != "float32" else [])
+    others = (["float32"] if default.precision != "float32" else []) + ["portable"]
+    return [default] + [Codec.for_model(model, precision) for precision in others]
 
 
 def kodak(models, candidates=(), results="compression_kodak"):
