@@ -27,7 +27,9 @@ later stages. A last prior with context
 mixtures. A value outside its table's window follows its segment's symbols (`escapes`).
 The CRC32 covers the header and the
 original pixels and is checked after decoding, so a corrupted, truncated or
-foreign stream raises `CodecError` rather than returning wrong pixels.
+foreign stream raises `CodecError` rather than returning wrong pixels. A stream
+in float32 or bfloat16 decodes only on CPUs that compute the networks alike;
+`precision="portable"` streams (format 8, `exact`) decode on any machine.
 
 Example:
     >>> from zoo import idf
@@ -81,8 +83,9 @@ def compress(images, model=None, precision="auto"):
     `candidates`) and keeps the shortest stream; a registered model's name forces that model; an
     `IntegerDiscreteFlow` of your own (say, fine-tuned on your images) codes with it. The stream
     records the model's name and a hash of its weights; `decompress` finds a registered model by that
-    name, and needs your own flow back. `precision`: the networks' arithmetic, "auto", "float32" or
-    "bfloat16" (see `Codec`); the stream records it.
+    name, and needs your own flow back. `precision`: the networks' arithmetic, "auto", "float32",
+    "bfloat16" or "portable" (see `Codec`); the stream records it. Only "portable" streams decode on any
+    machine; the others where the CPU computes the networks as this one does.
     """
     if model is not None:
         return _codec(model, precision).compress(images)
@@ -191,7 +194,11 @@ class Codec:
     "float32". Either way the code is exact: encoder and decoder run the same arithmetic. The stream
     records the precision, so any codec of the flow decodes it (a bfloat16 stream slowly where the CPU
     lacks the units). Bfloat16 streams made before the priors' heads were refined record no refinement and
-    decode in that older arithmetic (`ROUNDED_PRIORS`, which `precision` also takes)."""
+    decode in that older arithmetic (`ROUNDED_PRIORS`, which `precision` also takes). "portable": every
+    convolution on integers, summed exactly in float64 (`exact`), so its streams (format 8) decode bit for bit
+    on any machine; several times slower. A float32 or bfloat16 stream decodes only where the CPU sums the
+    networks' products as the encoder's did (`benchmarks/idf_portability.py`: not on a CPU whose oneDNN
+    kernels differ, such as one without AMX for bfloat16, or one without AVX-512 for float32)."""
 
     def __init__(self, flow, name, scale_offsets=True, precision="auto", mean_shifts=True):
         _name_number(name)  # refuse a name the header cannot record before coding anything
@@ -891,8 +898,9 @@ class _Header:
     under fixed frequencies (`Codec(mean_shifts=False)`: without, the first stage's offsets at 3 bits each, as
     all streams before the flag; the last flag bit free, so the next change of format needs a new version);
     "bfloat16": the flow's networks ran in bfloat16 (`Codec(precision="bfloat16")`); "refined priors" (with
-    bfloat16 only): the priors' mean heads were refined to about float32, as they are from stream flag 64 on;
-    a bfloat16 stream without it decodes in the older arithmetic (`ROUNDED_PRIORS`).
+    bfloat16): the priors' mean heads were refined to about float32, as they are from stream flag 64 on;
+    a bfloat16 stream without it decodes in the older arithmetic (`ROUNDED_PRIORS`); "refined priors" without
+    "bfloat16": the portable arithmetic (`exact`), in format 8 only (and format 8 only with it).
     """
 
     RGB, STORED, BATCH, MIXED, NO_OFFSETS, BFLOAT16, REFINED_PRIORS, MEAN_SHIFTS = 1, 2, 4, 8, 16, 32, 64, 128  # flags
