@@ -214,6 +214,7 @@ def test_kodak_tables_code_every_photo_in_colour_and_gray(tmp_path, monkeypatch)
     assert "WebP" in colour and "WebP" not in gray
     rows = {line.split(" | ")[0]: line.split(" | ")[1] for line in colour.splitlines() if line.startswith("| zoo")}
     assert rows["| zoo, `idf-cifar10`"] == rows[f"| {candidate}"]  # the same weights code to the same size
+    assert "| zoo, `idf-cifar10`, portable |" in colour
     first_calls = [line.rstrip(" |").split(" | ")[-1] for line in colour.splitlines() if line.startswith("| zoo")]
     assert all(len(call.split(" / ")) == 2 for call in first_calls)  # the untimed first call, measured apart
 
@@ -620,3 +621,11 @@ def test_the_escapes_benchmark_counts_what_the_stream_holds():
     assert coded == 8 * len(codec.compress(image)) / image.size
     assert len(lengths) > 0 and per_million == pytest.approx(1e6 * len(lengths) / image.size)
     assert before - coded > 20 * len(lengths) / image.size and entries > 0
+
+
+def test_portability_cells_count_the_restored_streams_and_name_the_failures(tmp_path):
+    portability = _script("idf_portability")
+    assert portability.cell(["restored"] * 3) == "3 of 3"
+    assert portability.cell(["restored", "CodecError: CRC", "CodecError: CRC"]) == "1 of 3 (CodecError: CRC)"
+    path = tmp_path / "missing.idf"
+    assert portability.decode_elsewhere([path], {})[str(path)] == "FileNotFoundError"
