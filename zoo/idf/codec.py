@@ -943,8 +943,8 @@ class _Header:
             raise CodecError("stream is truncated or corrupted (incomplete header)") from None
         mixed = bool(flags & cls.MIXED)
         precision = cls._FLAGS_PRECISION.get(flags & (cls.BFLOAT16 | cls.REFINED_PRIORS))
-        if (precision == "portable") != (version == PORTABLE_VERSION) or (flags & cls.BATCH and n == 0) or h == 0 or w == 0 \
-                or len(data) < pos + 4 or (mixed and (n < 2 or flags & cls.STORED)):
+        if (precision == "portable") != (version == PORTABLE_VERSION) or (flags & cls.BATCH and n == 0) \
+                or h == 0 or w == 0 or len(data) < pos + 4 or (mixed and (n < 2 or flags & cls.STORED)):
             raise CodecError("stream is truncated or corrupted (invalid header)")
         return cls(name, tag, n, h, w, 3 if flags & cls.RGB else 1, bool(flags & cls.STORED), size=pos, mixed=mixed,
                    offsets=not flags & cls.NO_OFFSETS, precision=precision, shifts=bool(flags & cls.MEAN_SHIFTS),

@@ -19,8 +19,9 @@ Here (`Codec(precision="portable")`) every convolution multiplies integers and s
 Everything else on the coding path is already exact or one correctly rounded operation: integer latents
 in float32, rounding, comparisons, the table keys' grid.
 
-The cost is speed (float64 convolutions run on the general cores, not the bfloat16 units) and, at 20 bits
-of weights and activations, no measurable bits (`benchmarks/idf_portability.py`).
+The cost is speed: float64 convolutions run on the general cores, not the bfloat16 units. Kept at 20
+bits (weights) and 21-24 (inputs), the published weights need no retraining, and the bits are float32's
+(the portable rows of `benchmarks/compression.py --kodak`).
 
 Example:
     >>> portable = exact_copy(flow)            # same weights; its nets run exactly, for coding only
@@ -114,8 +115,10 @@ def prepare(flow):
     """Make `flow`'s networks compute exactly when called outside training (in place): every `ConvNet`
     through `conv_net`, with its kernels' integers computed now, and every split prior's context from the
     exp table (`scale_exp`). For coding only; `codec.exact_copy` applies it to a copy."""
+    from zoo.idf.layers import ConvNet, SplitPrior  # they call this module: imported when it is used
+
     for layer in flow._flatten_layers(include_self=False, recursive=True):
-        if hasattr(layer, "hidden_convolutions"):  # a ConvNet
+        if isinstance(layer, ConvNet):
             if layer.norm_groups:
                 raise ValueError("portable coding needs nets without group normalization (norm_groups=0)")
             for conv_layer in [*layer.hidden_convolutions(), layer.head]:
@@ -123,7 +126,7 @@ def prepare(flow):
                 fan_in = int(np.prod(kernel.shape[:-1]))
                 conv_layer.integer_kernel = (kernel, exponent, input_bits(fan_in))
             layer.exact = True
-        elif hasattr(layer, "context_params") and hasattr(layer, "partition"):  # a SplitPrior
+        elif isinstance(layer, SplitPrior):
             layer.exact = True
     return flow
 
