@@ -14,7 +14,8 @@ RNG = np.random.default_rng(0)
 @pytest.fixture(autouse=True)
 def small_codec(monkeypatch):
     codec = Codec(IntegerDiscreteFlow(width=8, flows_per_level=1, mixtures=2), "idf-cifar10")
-    monkeypatch.setattr(Codec, "for_model", classmethod(lambda cls, name, precision="auto": codec))
+    monkeypatch.setattr(Codec, "for_model", classmethod(
+        lambda cls, name, precision="auto": codec if precision == "auto" else codec._sibling(precision)))
     return codec
 
 
@@ -185,3 +186,15 @@ def test_the_summary_says_larger_when_the_pngs_were_smaller(tmp_path, capsys):
     assert cli.main(["compress", str(tmp_path / "palette.png"), "-o", str(tmp_path / "palette.idf")]) == 0
     summary = capsys.readouterr().out
     assert "x larger than the PNGs" in summary and "smaller" not in summary
+
+
+def test_the_summary_says_which_streams_decode_only_on_cpus_like_this_one(tmp_path, capsys):
+    _png(tmp_path / "a.png", "RGB", (32, 32))
+    notices = {}
+    for precision in ("float32", "portable"):
+        target = tmp_path / f"{precision}.idf"
+        assert cli.main(["compress", str(tmp_path / "a.png"), "-o", str(target), "--precision", precision]) == 0
+        notices[precision] = capsys.readouterr().out
+        assert files.compress_paths([tmp_path / "a.png"], target, precision=precision)["precisions"] == [precision]
+    assert "The float32 streams decode where the CPU computes as this one does" in notices["float32"]
+    assert "portable" not in notices["portable"]

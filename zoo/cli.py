@@ -299,6 +299,10 @@ def _compress(args):
         f"{s['images']} image(s): {s['bits_per_dim']:.3f} bits per dimension "
         f"(PNG input {s['png_bits_per_dim']:.3f}), {against} the PNGs"
     )
+    local = [precision for precision in s["precisions"] if precision != "portable"]
+    if local:
+        print(f"The {' and '.join(local)} streams decode where the CPU computes as this one does; "
+              "--precision portable writes streams that decode on any machine.")
 
 
 def _decompress(args):

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from zoo import paths
 from zoo.errors import ZooError
-from zoo.idf.codec import compress, decompress
+from zoo.idf.codec import _Header, compress, decompress
 
 SUFFIX = ".idf"
 JOBS = 2  # files coded at a time by default
@@ -37,15 +37,17 @@ def compress_paths(inputs, output, model=None, precision="auto", jobs=JOBS):
         pixels = read_png(source)
         data = compress(pixels, model=model, precision=precision)
         paths.write_atomically(target, data)
-        return source.stat().st_size, len(data), pixels.size
+        return source.stat().st_size, len(data), pixels.size, _Header.parse(data).precision
 
     plan = _plan(inputs, output, ".png", SUFFIX)
-    png_bytes, coded_bytes, dims = np.sum(_each(code, plan, jobs, "compress"), axis=0, dtype=np.int64).tolist()
+    coded = _each(code, plan, jobs, "compress")
+    png_bytes, coded_bytes, dims = np.sum([c[:3] for c in coded], axis=0, dtype=np.int64).tolist()
     return {
         "images": len(plan),
         "bits_per_dim": coded_bytes * 8 / dims,
         "png_bits_per_dim": png_bytes * 8 / dims,
         "ratio_to_png": png_bytes / coded_bytes,
+        "precisions": sorted({c[3] for c in coded}),  # the streams' arithmetic: which machines decode them
     }
 
 
