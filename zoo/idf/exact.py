@@ -108,7 +108,8 @@ def conv(x, kernel, exponent, bias, bits):
     scale = ops.take(_POWERS, ops.maximum(a, 0))[:, None, None, None]
     total = ops.conv(ops.round(x * scale), kernel, padding="same")
     grid = scale * ops.convert_to_tensor(np.ldexp(1.0, exponent))  # the sum's unit is 1 / grid, per channel
-    return (total + ops.round(ops.cast(bias, "float64") * grid)) / grid
+    unit = ops.take(_POWERS[::-1], ops.maximum(a, 0))[:, None, None, None] * np.ldexp(1.0, -exponent)  # 1 / grid
+    return (total + ops.round(ops.cast(bias, "float64") * grid)) * unit  # products by powers of two: exact
 
 
 def prepare(flow):

@@ -10,8 +10,6 @@ Example:
     True
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
@@ -20,6 +18,7 @@ from zoo.idf import exact
 from zoo.idf.distributions import discretized_logistic_logp, mixture_discretized_logistic_logp
 
 SCALE = 256.0  # networks see and emit values in units of the 256-level range
+LOG_32 = 3.4657359027997265  # ln 32, the priors' log-scale offset, written out: one constant on every machine
 THIN_OUTPUTS = 8  # a network head with fewer output channels is a `ThinConv2D`
 _serializable = keras.saving.register_keras_serializable(package="zoo.idf")
 
@@ -346,7 +345,7 @@ class SplitPrior(keras.layers.Layer):
     def params_of(out):
         """(mean, log_scale) in lattice units from a net's raw output: means first, then log-scales."""
         means, log_scales = _split_channels(out, out.shape[-1] // 2)
-        return means * SCALE, ops.clip(log_scales + math.log(32.0), *LOG_SCALE_RANGE)
+        return means * SCALE, ops.clip(log_scales + LOG_32, *LOG_SCALE_RANGE)
 
     def context_params(self, kept, y, mean, log_scale, stage=1):
         """(mean, log_scale) of y's values in stage `stage` (1 or later), from the kept half, the prior's
@@ -356,7 +355,7 @@ class SplitPrior(keras.layers.Layer):
         inverse_scale, scale = (exact.scale_exp(log_scale, -1.0), exact.scale_exp(log_scale)) if self.exact \
             else (ops.exp(-log_scale), ops.exp(log_scale))
         residual = ops.where(seen, (y - mean) * inverse_scale, 0.0)
-        features = [kept / SCALE, log_scale - math.log(32.0), residual, ops.abs(residual), ops.cast(seen, "float32")]
+        features = [kept / SCALE, log_scale - LOG_32, residual, ops.abs(residual), ops.cast(seen, "float32")]
         # the prior learns from its own bits, not through the net's inputs: a residual grows without bound
         # as its scale shrinks, and its gradient with it (training the flow with it diverged)
         out = self.context_net(ops.stop_gradient(ops.concatenate(features, axis=-1)))
@@ -480,7 +479,7 @@ class MixturePrior(keras.layers.Layer):
             name="means",
         )
         self.log_scales = self.add_weight(
-            shape=shape, initializer=keras.initializers.Constant(math.log(32.0)), name="log_scales"
+            shape=shape, initializer=keras.initializers.Constant(LOG_32), name="log_scales"
         )
         self.logits = self.add_weight(shape=shape, initializer="zeros", name="logits")
         if self.context:

@@ -63,9 +63,10 @@ def logistic_keys(mean, log_scale):
     base = ops.clip(ops.floor(mean), -MAX_BASE, MAX_BASE)  # a mean that far off escapes every window anyway
     fraction = ops.clip(ops.floor((mean - base) * FRACTIONS), 0, FRACTIONS - 1)
     level = ops.clip(ops.round((log_scale - LOG_SCALE_MIN) * SCALE_STEPS), 0, SCALE_LEVELS - 1)
-    doublings = ops.clip(ops.floor((level - COARSE_FROM) / COARSE_EVERY) + 1, 0, MAX_COARSENING)
-    step = ops.take(_STEPS, ops.cast(doublings, "int32"))  # 2**doublings, exactly on every machine
-    fraction = ops.floor(fraction / step) * step  # small integers: exact in float32
+    # integer and power-of-two arithmetic only, exact on every machine (a division may be approximate on some)
+    doublings = ops.clip(ops.floor_divide(ops.cast(level, "int32") - COARSE_FROM, COARSE_EVERY) + 1, 0, MAX_COARSENING)
+    step, inverse_step = ops.take(_STEPS, doublings), ops.take(1.0 / _STEPS, doublings)
+    fraction = ops.floor(fraction * inverse_step) * step
     return ops.cast(base, "int32"), ops.cast(level * FRACTIONS + fraction, "int32")
 
 
