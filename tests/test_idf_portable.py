@@ -198,3 +198,12 @@ def test_published_models_portable_streams_decode_and_code_byte_for_byte(name, f
     codec = Codec.for_model(name, "portable")
     np.testing.assert_array_equal(codec.decompress(data), image())
     assert codec.compress(image()) == data
+
+
+def test_your_own_flow_codes_portable_streams_too(flow):
+    from zoo import idf
+
+    image = _photo((40, 56, 3), seed=13)
+    data = idf.compress(image, model=flow, precision="portable")
+    assert _Header.parse(data).version == codec_module.PORTABLE_VERSION
+    np.testing.assert_array_equal(idf.decompress(data, model=flow), image)
