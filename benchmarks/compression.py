@@ -81,10 +81,9 @@ def _first_call(codec, image):
 
 
 def precisions(model):
-    """[registered IDF `model`'s default codec, its float32 one where the default is bfloat16, its portable one]."""
+    """[registered IDF `model`'s default codec, then its float32 one where the default is bfloat16]."""
     default = Codec.for_model(model)
-    others = (["float32"] if default.precision != "float32" else []) + ["portable"]
-    return [default] + [Codec.for_model(model, precision) for precision in others]
+    return [default] + ([Codec.for_model(model, "float32")] if default.precision != "float32" else [])
 
 
 def kodak(models, candidates=(), results="compression_kodak"):
@@ -92,7 +91,7 @@ def kodak(models, candidates=(), results="compression_kodak"):
     (name, weights file) in `candidates`; written to results/`results`.md and `results`_gray.md."""
     codecs = []
     for model in models:
-        default, *others = precisions(model)
+        default, *others = precisions(model) + [Codec.for_model(model, "portable")]
         codecs.append((f"zoo, `{model}`" + (", bfloat16 (default)" if default.precision == "bfloat16" else ""), default))
         codecs += [(f"zoo, `{model}`, {codec.precision}", codec) for codec in others]
     codecs += [(f"zoo, `{name}` with `{weights}`", Codec.for_weights(name, weights)) for name, weights in candidates]

@@ -40,8 +40,7 @@ def main(argv=None):
     parser.add_argument("--without-shifts", action="store_true",
                         help="also code with the default codec without mean shifts (zoo.idf.mean_shifts)")
     args = parser.parse_args(argv)
-    codecs = {f"`idf-photos`, {codec.precision}": codec for codec in precisions("idf-photos")
-              if codec.precision != "portable"}  # its row is in compression.py --kodak
+    codecs = {f"`idf-photos`, {codec.precision}": codec for codec in precisions("idf-photos")}
     if args.without_shifts:
         default = Codec.for_model("idf-photos")
         codecs[f"`idf-photos`, {default.precision}, without mean shifts"] = Codec(

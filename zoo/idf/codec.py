@@ -761,9 +761,7 @@ def exact_copy(flow):
     Example:
         >>> exact_copy(flow)(images)  # bits per dimension in the portable codec's arithmetic
     """
-    copy = type(flow).from_config(flow.get_config())
-    copy.set_weights(flow.get_weights())
-    return exact.prepare(copy)
+    return exact.prepare(_twin(flow))
 
 
 def bfloat16_copy(flow, prior_heads="refined"):
@@ -775,9 +773,15 @@ def bfloat16_copy(flow, prior_heads="refined"):
     Example:
         >>> bfloat16_copy(flow)(images)  # bits per dimension in the bfloat16 codec's arithmetic
     """
+    copy = _twin(flow)
+    copy.set_mixed_precision(True, heads=True, prior_heads=prior_heads)
+    return copy
+
+
+def _twin(flow):
+    """A new flow of `flow`'s config and weights, for a codec to change without touching the caller's."""
     copy = type(flow).from_config(flow.get_config())
     copy.set_weights(flow.get_weights())
-    copy.set_mixed_precision(True, heads=True, prior_heads=prior_heads)
     return copy
 
 
